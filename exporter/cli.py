@@ -1,0 +1,208 @@
+"""Command line: Prometheus-style dotted flags, each with an environment variable fallback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from exporter import __version__
+from exporter.collector import Exporter
+from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
+from exporter.http import MetricsApp, make_http_server, parse_listen_address
+from exporter.logs import setup_logging
+
+log = logging.getLogger("exporter")
+
+ENV_PREFIX = "AWS_BACKUP_RESTORE_EXPORTER_"
+DEFAULT_LISTEN_ADDRESS = ":9798"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aws-backup-restore-exporter",
+        description="Prometheus exporter for AWS Backup restore jobs and restore testing.",
+        epilog=f"Every flag can also be set with an environment variable {ENV_PREFIX}<NAME>, "
+        "e.g. AWS_BACKUP_RESTORE_EXPORTER_CONFIG_FILE.",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        metavar="FILE",
+        default=_env("CONFIG_FILE"),
+        help="YAML configuration file (env CONFIG_FILE). Required unless --demo.",
+    )
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the configuration file, print a summary and exit",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        default=_env("WEB_LISTEN_ADDRESS", DEFAULT_LISTEN_ADDRESS),
+        help=f"address to serve HTTP on (env WEB_LISTEN_ADDRESS; default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        metavar="PATH",
+        default=_env("WEB_TELEMETRY_PATH", "/metrics"),
+        help="path under which to expose metrics (default /metrics)",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default=_env("LOG_LEVEL", "info"),
+        choices=("debug", "info", "warn", "error"),
+        help="log level (default info)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        default=_env("LOG_FORMAT", "logfmt"),
+        choices=("logfmt", "json"),
+        help="log line format (default logfmt)",
+    )
+    parser.add_argument(
+        "--collector.process",
+        dest="process_metrics",
+        action="store_true",
+        default=_env("COLLECTOR_PROCESS", "false") == "true",
+        help="also expose prometheus-client's process, platform and GC metrics",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=_env("DEMO", "false") == "true",
+        help="start a local AWS Backup endpoint with changing demo restore jobs and export "
+        "those; needs no AWS account",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"aws-backup-restore-exporter {__version__}"
+    )
+    return parser
+
+
+def demo_config(endpoint: Any) -> Config:
+    """The demo's targets: the real exporter path, pointed at the local endpoint."""
+    targets = tuple(
+        TargetConfig(
+            name=f"demo-{region}",
+            region=region,
+            endpoint_url=endpoint.url,
+            restore_job_ids=tuple(endpoint.configured_job_ids(region)),
+            discovery=DiscoveryConfig(lookback_seconds=86400.0),
+        )
+        for region in endpoint.regions
+    )
+    return Config(targets=targets)
+
+
+def _validate_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    try:
+        parse_listen_address(args.listen_address)
+    except ValueError as error:
+        parser.error(f"--web.listen-address: {error}")
+    if not args.telemetry_path.startswith("/") or args.telemetry_path in ("/", "/healthz"):
+        parser.error("--web.telemetry-path: must start with / and not be / or /healthz")
+    if not args.demo and not args.config_file:
+        parser.error("--config.file is required (or use --demo to try the exporter without AWS)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate_flags(args, parser)
+    setup_logging(args.log_level, args.log_format)
+
+    endpoint = None
+    try:
+        if args.demo:
+            from exporter.demo.endpoint import DemoEndpoint  # moto only when asked for
+
+            endpoint = DemoEndpoint()
+            endpoint.start()
+            config = demo_config(endpoint)
+            if args.config_file:
+                log.info("--demo: ignoring --config.file %s", args.config_file)
+            log.info("demo AWS Backup endpoint at %s", endpoint.url)
+        else:
+            config = load_config(args.config_file)
+    except ConfigError as error:
+        print(f"aws-backup-restore-exporter: invalid configuration: {error}", file=sys.stderr)
+        return 1
+    except ImportError as error:
+        print(
+            f"aws-backup-restore-exporter: --demo needs the 'demo' extra "
+            f"(pip install 'aws-backup-restore-exporter[demo]'): {error}",
+            file=sys.stderr,
+        )
+        return 1
+
+    if args.config_check:
+        names = ", ".join(f"{t.name} ({t.region})" for t in config.targets)
+        print(f"configuration OK: {len(config.targets)} target(s): {names}")
+        return 0
+    return serve(config, args, endpoint)
+
+
+def serve(config: Config, args: argparse.Namespace, endpoint: Any = None) -> int:
+    exporter = Exporter(config)
+    extra = None
+    if args.process_metrics:
+        from prometheus_client import gc_collector, platform_collector, process_collector
+        from prometheus_client.core import CollectorRegistry
+
+        extra = CollectorRegistry()
+        process_collector.ProcessCollector(registry=extra)
+        platform_collector.PlatformCollector(registry=extra)
+        gc_collector.GCCollector(registry=extra)
+    app = MetricsApp(exporter, args.telemetry_path, extra)
+    try:
+        server = make_http_server(app, args.listen_address)
+    except OSError as error:
+        log.error("cannot listen on %s: %s", args.listen_address, error.strerror or error)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    host, port = server.server_address[:2]
+    log.info(
+        "aws-backup-restore-exporter %s listening on %s:%s, %d target(s)",
+        __version__,
+        host,
+        port,
+        len(config.targets),
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        exporter.close()
+        if endpoint is not None:
+            endpoint.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""The exporter's YAML configuration, read into typed, validated, immutable objects.
+
+Every error names the key it is about (``targets[1].discovery.lookback: ...``) so that a bad
+config fails start-up with one line a user can act on. Unknown keys are errors too: a typo such
+as ``restore_jobs_ids`` must not silently do nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from exporter.durations import parse_duration
+
+# Enumerations and patterns from botocore's service model for `backup` (2018-11-15).
+RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
+_RESOURCE_TYPE = re.compile(r"^[a-zA-Z0-9\-\_\. ]{1,50}$")  # the model's, plus the space AWS uses
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the offending key."""
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """How a target finds restore jobs with ListRestoreJobs."""
+
+    enabled: bool = True
+    lookback_seconds: float = 86400.0
+    resource_types: tuple[str, ...] = ()
+    restore_testing_plan_arns: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One AWS account and region to read restore jobs from."""
+
+    name: str
+    region: str
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str = "aws-backup-restore-exporter"
+    profile: str | None = None
+    endpoint_url: str | None = None
+    sts_endpoint_url: str | None = None
+    restore_job_ids: tuple[str, ...] = ()
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+
+
+@dataclass(frozen=True)
+class AwsClientConfig:
+    """botocore settings, set explicitly so that behaviour does not depend on the environment."""
+
+    retry_mode: str = "standard"
+    max_attempts: int = 4
+    connect_timeout_seconds: float = 3.0
+    read_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """How often and how long the exporter talks to AWS on behalf of a scrape."""
+
+    deadline_seconds: float = 8.0
+    min_interval_seconds: float = 0.0
+    full_resync_interval_seconds: float = 3600.0
+    completion_margin_seconds: float = 300.0
+    stale_data_max_age_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """Client-side limits per target, below AWS Backup's quotas (15, 20 and 50 requests/s)."""
+
+    describe_per_second: float = 10.0
+    list_per_second: float = 15.0
+    total_per_second: float = 40.0
+    describe_concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Cardinality controls."""
+
+    per_job: bool = True
+    max_jobs_per_target: int = 20000
+    message_max_length: int = 256
+
+
+@dataclass(frozen=True)
+class Config:
+    targets: tuple[TargetConfig, ...]
+    aws: AwsClientConfig = field(default_factory=AwsClientConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+
+class _Section:
+    """A mapping being read, remembering its path and which keys were used."""
+
+    def __init__(self, path: str, data: Any) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path or 'config'}: expected a mapping, got {_kind(data)}")
+        for key in data:
+            if not isinstance(key, str):
+                raise ConfigError(f"{path or 'config'}: keys must be strings, got {key!r}")
+        self.path = path
+        self.data: Mapping[str, Any] = data
+        self.used: set[str] = set()
+
+    def key_path(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, convert: Callable[[str, Any], T], default: T) -> T:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            return default
+        return convert(self.key_path(key), self.data[key])
+
+    def require(self, key: str, convert: Callable[[str, Any], T]) -> T:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            raise ConfigError(f"{self.key_path(key)}: required key is missing")
+        return convert(self.key_path(key), self.data[key])
+
+    def section(self, key: str) -> _Section:
+        self.used.add(key)
+        value = self.data.get(key)
+        return _Section(self.key_path(key), {} if value is None else value)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            raise ConfigError(f"{self.key_path(unknown[0])}: unknown key (known keys: {known})")
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _string(pattern: re.Pattern[str] | None = None, what: str = "") -> Callable[[str, Any], str]:
+    def convert(path: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {_kind(value)} {value!r}")
+        if pattern is not None and not pattern.match(value):
+            raise ConfigError(f"{path}: {value!r} is not {what}")
+        return value
+
+    return convert
+
+
+def _string_list(
+    pattern: re.Pattern[str] | None = None, what: str = ""
+) -> Callable[[str, Any], tuple[str, ...]]:
+    item = _string(pattern, what)
+
+    def convert(path: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+        items = tuple(item(f"{path}[{index}]", element) for index, element in enumerate(value))
+        seen: set[str] = set()
+        for index, element in enumerate(items):
+            if element in seen:
+                raise ConfigError(f"{path}[{index}]: {element!r} is listed twice")
+            seen.add(element)
+        return items
+
+    return convert
+
+
+def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
+    def convert(path: str, value: Any) -> str:
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
+        return str(value)
+
+    return convert
+
+
+def _boolean(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true or false, got {_kind(value)} {value!r}")
+    return value
+
+
+def _number(minimum: float, maximum: float, integer: bool = False) -> Callable[[str, Any], Any]:
+    def convert(path: str, value: Any) -> Any:
+        wanted = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "a whole number" if integer else "a number"
+            raise ConfigError(f"{path}: expected {kind}, got {_kind(value)} {value!r}")
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{path}: {value!r} is outside {minimum:g}..{maximum:g}")
+        return value if integer else float(value)
+
+    return convert
+
+
+def _duration(minimum: float, maximum: float) -> Callable[[str, Any], float]:
+    def convert(path: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{path}: expected a duration such as 30s, 5m or 24h, got {value!r}")
+        try:
+            seconds = parse_duration(str(value))
+        except ValueError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        if not minimum <= seconds <= maximum:
+            raise ConfigError(f"{path}: {value!r} is outside {minimum:g}s..{maximum:g}s")
+        return seconds
+
+    return convert
+
+
+_DAY = 86400.0
+
+
+def _read_discovery(section: _Section) -> DiscoveryConfig:
+    discovery = DiscoveryConfig(
+        enabled=section.get("enabled", _boolean, True),
+        lookback_seconds=section.get("lookback", _duration(60, 365 * _DAY), 86400.0),
+        resource_types=section.get(
+            "resource_types", _string_list(_RESOURCE_TYPE, "a resource type"), ()
+        ),
+        restore_testing_plan_arns=section.get(
+            "restore_testing_plan_arns", _string_list(_ARN, "an ARN"), ()
+        ),
+        statuses=section.get("statuses", _string_list(), ()),
+        account_id=section.get("account_id", _string(_ACCOUNT_ID, "a 12-digit account ID"), None),
+    )
+    for index, status in enumerate(discovery.statuses):
+        _choice(RESTORE_JOB_STATUSES)(section.key_path(f"statuses[{index}]"), status)
+    section.finish()
+    return discovery
+
+
+def _read_target(section: _Section) -> TargetConfig:
+    region = section.require("region", _string(_REGION, "an AWS region such as us-east-1"))
+    role_arn = section.get("role_arn", _string(_ROLE_ARN, "an IAM role ARN"), None)
+    default_name = region if role_arn is None else f"{region}/{role_arn.split(':')[4]}"
+    target = TargetConfig(
+        name=section.get(
+            "name", _string(_TARGET_NAME, "a name of 1-128 [A-Za-z0-9_.:/@-]"), default_name
+        ),
+        region=region,
+        role_arn=role_arn,
+        external_id=section.get(
+            "external_id",
+            _string(re.compile(r"^[\w+=,.@:/-]{2,1224}$"), "a valid external ID"),
+            None,
+        ),
+        role_session_name=section.get(
+            "role_session_name",
+            _string(_SESSION_NAME, "a valid role session name"),
+            "aws-backup-restore-exporter",
+        ),
+        profile=section.get("profile", _string(re.compile(r"^\S+$"), "a profile name"), None),
+        endpoint_url=section.get("endpoint_url", _string(_URL, "an http(s) URL"), None),
+        sts_endpoint_url=section.get("sts_endpoint_url", _string(_URL, "an http(s) URL"), None),
+        restore_job_ids=section.get(
+            "restore_job_ids",
+            _string_list(re.compile(r"^\S{1,256}$"), "a restore job ID (no spaces)"),
+            (),
+        ),
+        discovery=_read_discovery(section.section("discovery")),
+    )
+    if target.external_id is not None and target.role_arn is None:
+        raise ConfigError(f"{section.key_path('external_id')}: needs role_arn")
+    section.finish()
+    return target
+
+
+def parse_config(data: Any) -> Config:
+    """Validate a parsed YAML document and return the Config it describes."""
+    root = _Section("", data)
+    targets_value = root.data.get("targets")
+    root.used.add("targets")
+    if not isinstance(targets_value, list) or not targets_value:
+        raise ConfigError("targets: expected a non-empty list of targets")
+    targets = tuple(
+        _read_target(_Section(f"targets[{index}]", item))
+        for index, item in enumerate(targets_value)
+    )
+    names: dict[str, int] = {}
+    for index, target in enumerate(targets):
+        if target.name in names:
+            raise ConfigError(
+                f"targets[{index}].name: {target.name!r} is already used by "
+                f"targets[{names[target.name]}] (give each target a distinct name)"
+            )
+        names[target.name] = index
+
+    aws = root.section("aws")
+    aws_config = AwsClientConfig(
+        retry_mode=aws.get("retry_mode", _choice(("standard", "adaptive", "legacy")), "standard"),
+        max_attempts=aws.get("max_attempts", _number(1, 20, integer=True), 4),
+        connect_timeout_seconds=aws.get("connect_timeout", _duration(0.1, 300), 3.0),
+        read_timeout_seconds=aws.get("read_timeout", _duration(0.1, 300), 10.0),
+    )
+    aws.finish()
+
+    sync = root.section("sync")
+    sync_config = SyncConfig(
+        deadline_seconds=sync.get("deadline", _duration(0.1, 600), 8.0),
+        min_interval_seconds=sync.get("min_interval", _duration(0, 3600), 0.0),
+        full_resync_interval_seconds=sync.get(
+            "full_resync_interval", _duration(60, 7 * _DAY), 3600.0
+        ),
+        completion_margin_seconds=sync.get("completion_margin", _duration(0, _DAY), 300.0),
+        stale_data_max_age_seconds=sync.get("stale_data_max_age", _duration(0, 7 * _DAY), 600.0),
+    )
+    sync.finish()
+
+    limits = root.section("rate_limit")
+    rate_config = RateLimitConfig(
+        describe_per_second=limits.get("describe_per_second", _number(0.1, 1000), 10.0),
+        list_per_second=limits.get("list_per_second", _number(0.1, 1000), 15.0),
+        total_per_second=limits.get("total_per_second", _number(0.1, 1000), 40.0),
+        describe_concurrency=limits.get("describe_concurrency", _number(1, 64, integer=True), 4),
+    )
+    limits.finish()
+
+    metrics = root.section("metrics")
+    metrics_config = MetricsConfig(
+        per_job=metrics.get("per_job", _boolean, True),
+        max_jobs_per_target=metrics.get("max_jobs_per_target", _number(1, 10_000_000, True), 20000),
+        message_max_length=metrics.get("message_max_length", _number(0, 4096, integer=True), 256),
+    )
+    metrics.finish()
+    root.finish()
+    return Config(targets, aws_config, sync_config, rate_config, metrics_config)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file; every problem raises ConfigError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"config file {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"config file {str(path)!r}: invalid YAML{where}: {problem}") from None
+    return parse_config(data)

@@ -1,0 +1,152 @@
+"""HTTP: /metrics, /healthz and a landing page, as a WSGI app, plus the threaded server.
+
+/healthz answers without touching AWS, so liveness and readiness probes never depend on AWS
+being reachable (an AWS outage must show in metrics, not restart the pod).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from exporter import __version__
+from exporter.collector import Exporter, non_job_families
+from exporter.exposition import JobTextCache, maybe_gzip, render
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class MetricsApp:
+    """The exporter's WSGI application."""
+
+    def __init__(
+        self, exporter: Exporter, telemetry_path: str = "/metrics", extra_registry: Any = None
+    ) -> None:
+        self.exporter = exporter
+        self.telemetry_path = telemetry_path
+        self.extra_registry = extra_registry  # process/platform/gc collectors, when asked for
+        metrics = exporter.config.metrics
+        self._cache = JobTextCache(metrics.message_max_length) if metrics.per_job else None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/") or "/"
+        routes = {self.telemetry_path: self._metrics, "/healthz": self._healthz, "/": self._landing}
+        handler = routes.get(path)
+        if handler is None:
+            return _plain(start_response, "404 Not Found", f"404 page not found: {path}\n")
+        if method == "OPTIONS":
+            start_response("200 OK", [("Allow", "OPTIONS, GET, HEAD"), ("Content-Length", "0")])
+            return [b""]
+        if method not in ("GET", "HEAD"):
+            start_response(
+                "405 Method Not Allowed",
+                [("Allow", "OPTIONS, GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
+            )
+            return [f"405 method not allowed: {method}\n".encode()]
+        status, headers, body = handler(environ)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [b""] if method == "HEAD" else [body]
+
+    def _metrics(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
+        scrape = self.exporter.scrape()
+        families = non_job_families(scrape)
+        if self.extra_registry is not None:
+            families.extend(self.extra_registry.collect())
+        body, content_type = render(
+            self._cache,
+            scrape.exposed_jobs(),
+            families,
+            scrape.now,
+            environ.get("HTTP_ACCEPT"),
+            names,
+        )
+        body, encoding = maybe_gzip(body, environ.get("HTTP_ACCEPT_ENCODING"))
+        return "200 OK", [("Content-Type", content_type), *encoding], body
+
+    def _healthz(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        del environ
+        return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ok\n"
+
+    def _landing(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        del environ
+        rows = "".join(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+                html.escape(t.name),
+                html.escape(t.region),
+                html.escape(t.role_arn or "-"),
+                "on" if t.discovery.enabled else "off",
+            )
+            for t in self.exporter.config.targets
+        )
+        page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>AWS Backup restore exporter</title></head>
+<body><h1>AWS Backup restore exporter</h1>
+<p>Version {html.escape(__version__)}</p>
+<ul><li><a href="{html.escape(self.telemetry_path)}">Metrics</a></li>
+<li><a href="/healthz">Health</a></li></ul>
+<h2>Targets</h2>
+<table><tr><th>Name</th><th>Region</th><th>Role</th><th>Discovery</th></tr>{rows}</table>
+</body></html>
+"""
+        return "200 OK", [("Content-Type", "text/html; charset=utf-8")], page.encode()
+
+
+def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class _LoggingHandler(WSGIRequestHandler):
+    """Requests are logged at debug level through logging, not printed to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` or ``[v6]:port`` into a bindable (host, port)."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as :9798 or 127.0.0.1:9798, got {address!r}")
+    host = host.strip("[]")
+    return host, int(port_text)
+
+
+def make_http_server(app: WsgiApp, address: str) -> WSGIServer:
+    """A threaded WSGI server on ``address``; IPv6 when the host is an IPv6 address."""
+    host, port = parse_listen_address(address)
+    server_class: type[WSGIServer] = ThreadingWSGIServer
+    if not host:
+        host = "0.0.0.0"  # ":9798" means every IPv4 interface, like Go's net/http
+    if ":" in host:
+
+        class _V6Server(ThreadingWSGIServer):  # type: ignore[misc]
+            address_family = socket.AF_INET6
+
+        server_class = _V6Server
+    server = make_server(host, port, app, server_class, handler_class=_LoggingHandler)
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    return server
+
+
+def serve_in_thread(server: WSGIServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    return thread
