@@ -217,7 +217,7 @@ def make_session(target: TargetConfig, sts_endpoint_url: str | None = None) -> b
             kwargs.setdefault("region_name", target.region)
             if sts_endpoint_url:
                 kwargs["endpoint_url"] = sts_endpoint_url
-            return source.client(service, **kwargs)  # type: ignore[call-overload]
+            return source.client(service, **kwargs)
 
         fetcher = AssumeRoleCredentialFetcher(
             client_creator=create_sts_client,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from prometheus_client.core import CollectorRegistry, Metric
 from prometheus_client.exposition import choose_encoder, gzip_accepted
@@ -27,6 +28,8 @@ from exporter.metrics import IDENTITY_LABELS, JOB_FAMILIES, identity, job_sample
 from exporter.model import RestoreJob
 
 _EOF = b"# EOF\n"
+# prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
+_format_float = cast(Callable[[float], str], floatToGoString)
 _GZIP_LEVEL = 6  # a 20 MB body compresses ~15x at level 6, in a fraction of level 9's time
 
 
@@ -57,7 +60,7 @@ class JobTextCache:
             labels = ident
             if extra:
                 labels += "," + _label_text(family.extra_labels, extra)
-            lines[index].append(f"{family.name}{{{labels}}} {floatToGoString(value)}\n")
+            lines[index].append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
         return tuple("".join(family_lines) for family_lines in lines)
 
     def family_bodies(self, jobs: Iterable[RestoreJob], now: float) -> list[str]:
@@ -108,13 +111,17 @@ def render(
     ``names`` restricts the output to those metric names, like prometheus-client's ``name[]``.
     """
     encoder, content_type = choose_encoder(accept or "")
+    wanted = set(names) if names else None
+    if wanted is not None:  # like prometheus-client's name[]: by sample name (``x_total``)
+        other_families = [
+            family for family in other_families
+            if family.name in wanted or any(sample.name in wanted for sample in family.samples)
+        ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(other_families))
-    selected = registry.restricted_registry(names) if names else registry
-    tail = encoder(selected)
+    tail = encoder(registry)
     if cache is None:
         return tail, content_type
-    wanted = set(names) if names else None
     if wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES):
         return tail, content_type
     head: list[str] = []

@@ -137,7 +137,7 @@ def make_http_server(app: WsgiApp, address: str) -> WSGIServer:
         host = "0.0.0.0"  # ":9798" means every IPv4 interface, like Go's net/http
     if ":" in host:
 
-        class _V6Server(ThreadingWSGIServer):  # type: ignore[misc]
+        class _V6Server(ThreadingWSGIServer):
             address_family = socket.AF_INET6
 
         server_class = _V6Server
