@@ -176,10 +176,6 @@ class ApiStats:
         with self._lock:
             return dict(self._counts)
 
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
-
 
 class _AssumedRoleProvider(CredentialProvider):  # type: ignore[misc]
     """Credentials of a role assumed from the default chain's; botocore refreshes them."""

@@ -115,9 +115,14 @@ class Exporter:
     def syncers(self) -> Sequence[TargetSyncer]:
         return [target.syncer for target in self._targets]
 
-    def api_requests(self) -> int:
-        """HTTP requests sent to AWS so far, over all targets."""
-        return sum(target.stats.total() for target in self._targets)
+    def api_requests(self, operation: str | None = None, outcome: str | None = None) -> int:
+        """HTTP requests sent to AWS so far over all targets, optionally of one kind."""
+        return sum(
+            count
+            for target in self._targets
+            for (op, result), count in target.stats.snapshot().items()
+            if operation in (None, op) and outcome in (None, result)
+        )
 
     def scrape(self) -> Scrape:
         started = time.monotonic()

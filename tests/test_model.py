@@ -9,8 +9,16 @@ from exporter.model import RestoreJob, parse_percent_done
 
 @pytest.mark.parametrize(
     ("raw", "ratio"),
-    [("37.5", 0.375), ("37.50%", 0.375), ("0.00%", 0.0), ("100.00%", 1.0), ("100", 1.0),
-     (" 12 % ", 0.12), (".5%", 0.005), (42, 0.42)],
+    [
+        ("37.5", 0.375),
+        ("37.50%", 0.375),
+        ("0.00%", 0.0),
+        ("100.00%", 1.0),
+        ("100", 1.0),
+        (" 12 % ", 0.12),
+        (".5%", 0.005),
+        (42, 0.42),
+    ],
 )
 def test_percent_done_in_every_shape_aws_sends(raw, ratio):
     assert parse_percent_done(raw) == pytest.approx(ratio)
@@ -26,17 +34,29 @@ def test_describe_response_is_parsed_field_by_field():
     completed = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
     job = RestoreJob.from_api(
         {
-            "AccountId": "111122223333", "RestoreJobId": "job-1",
-            "RecoveryPointArn": "arn:rp", "SourceResourceArn": "arn:src",
-            "BackupVaultArn": "arn:vault", "CreationDate": created, "CompletionDate": completed,
-            "Status": "COMPLETED", "StatusMessage": "done", "PercentDone": "100.00%",
-            "BackupSizeInBytes": 1024, "IamRoleArn": "arn:role",
-            "ExpectedCompletionTimeMinutes": 45, "CreatedResourceArn": "arn:created",
-            "ResourceType": "EBS", "RecoveryPointCreationDate": created,
+            "AccountId": "111122223333",
+            "RestoreJobId": "job-1",
+            "RecoveryPointArn": "arn:rp",
+            "SourceResourceArn": "arn:src",
+            "BackupVaultArn": "arn:vault",
+            "CreationDate": created,
+            "CompletionDate": completed,
+            "Status": "COMPLETED",
+            "StatusMessage": "done",
+            "PercentDone": "100.00%",
+            "BackupSizeInBytes": 1024,
+            "IamRoleArn": "arn:role",
+            "ExpectedCompletionTimeMinutes": 45,
+            "CreatedResourceArn": "arn:created",
+            "ResourceType": "EBS",
+            "RecoveryPointCreationDate": created,
             "CreatedBy": {"RestoreTestingPlanArn": "arn:plan"},
-            "ValidationStatus": "SUCCESSFUL", "ValidationStatusMessage": "ok",
-            "DeletionStatus": "DELETING", "DeletionStatusMessage": "cleaning",
-            "IsParent": False, "ParentJobId": "parent-1",
+            "ValidationStatus": "SUCCESSFUL",
+            "ValidationStatusMessage": "ok",
+            "DeletionStatus": "DELETING",
+            "DeletionStatusMessage": "cleaning",
+            "IsParent": False,
+            "ParentJobId": "parent-1",
         },
         region="us-east-1",
     )
@@ -67,8 +87,9 @@ def test_a_job_with_only_an_id_is_still_a_job():
 
 
 def test_running_job_duration_grows_with_now():
-    job = RestoreJob.from_api({"RestoreJobId": "r", "Status": "RUNNING", "CreationDate": 1000.0},
-                              region="us-east-1")
+    job = RestoreJob.from_api(
+        {"RestoreJobId": "r", "Status": "RUNNING", "CreationDate": 1000.0}, region="us-east-1"
+    )
     assert job.duration_seconds(now=1060.0) == 60.0
     assert job.duration_seconds(now=1120.0) == 120.0
 
@@ -82,14 +103,40 @@ def test_running_job_duration_grows_with_now():
         ({"Status": "FAILED"}, True),
         ({"Status": "ABORTED"}, True),
         ({"Status": "COMPLETED", "CreatedBy": {"RestoreTestingPlanArn": "p"}}, False),
-        ({"Status": "COMPLETED", "CreatedBy": {"RestoreTestingPlanArn": "p"},
-          "ValidationStatus": "VALIDATING"}, False),
-        ({"Status": "COMPLETED", "CreatedBy": {"RestoreTestingPlanArn": "p"},
-          "ValidationStatus": "SUCCESSFUL", "DeletionStatus": "DELETING"}, False),
-        ({"Status": "COMPLETED", "CreatedBy": {"RestoreTestingPlanArn": "p"},
-          "ValidationStatus": "SUCCESSFUL", "DeletionStatus": "SUCCESSFUL"}, True),
-        ({"Status": "COMPLETED", "CreatedBy": {"RestoreTestingPlanArn": "p"},
-          "DeletionStatus": "FAILED"}, True),
+        (
+            {
+                "Status": "COMPLETED",
+                "CreatedBy": {"RestoreTestingPlanArn": "p"},
+                "ValidationStatus": "VALIDATING",
+            },
+            False,
+        ),
+        (
+            {
+                "Status": "COMPLETED",
+                "CreatedBy": {"RestoreTestingPlanArn": "p"},
+                "ValidationStatus": "SUCCESSFUL",
+                "DeletionStatus": "DELETING",
+            },
+            False,
+        ),
+        (
+            {
+                "Status": "COMPLETED",
+                "CreatedBy": {"RestoreTestingPlanArn": "p"},
+                "ValidationStatus": "SUCCESSFUL",
+                "DeletionStatus": "SUCCESSFUL",
+            },
+            True,
+        ),
+        (
+            {
+                "Status": "COMPLETED",
+                "CreatedBy": {"RestoreTestingPlanArn": "p"},
+                "DeletionStatus": "FAILED",
+            },
+            True,
+        ),
     ],
 )
 def test_only_jobs_that_can_no_longer_change_are_settled(fields, settled):
@@ -99,8 +146,13 @@ def test_only_jobs_that_can_no_longer_change_are_settled(fields, settled):
 
 def test_odd_numbers_are_dropped_not_invented():
     job = RestoreJob.from_api(
-        {"RestoreJobId": "j", "BackupSizeInBytes": -5, "ExpectedCompletionTimeMinutes": "ten",
-         "CreationDate": "yesterday", "IsParent": "yes"},
+        {
+            "RestoreJobId": "j",
+            "BackupSizeInBytes": -5,
+            "ExpectedCompletionTimeMinutes": "ten",
+            "CreationDate": "yesterday",
+            "IsParent": "yes",
+        },
         region="us-east-1",
     )
     assert job.backup_size_bytes is None

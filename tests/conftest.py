@@ -1,0 +1,143 @@
+"""Shared fixtures: a moto server with the restore-job API, fake credentials, exporters on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from exporter.collector import Exporter
+from exporter.config import parse_config
+from exporter.demo import moto_restore_jobs
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never reach a real AWS account, nor the instance metadata service, from a test."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """One moto server for the session, restore-job API installed before its first request."""
+    moto_restore_jobs.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto(moto_url: str) -> str:
+    """The moto server, emptied before each test."""
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_url
+
+
+class Clock:
+    """A settable wall clock for the exporter, so windows and durations are exact."""
+
+    def __init__(self, start: float | None = None) -> None:
+        # whole seconds: AWS timestamps carry milliseconds, so exact comparisons stay exact
+        self.now = float(int(time.time())) if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_exporter(moto: str) -> Iterator[Callable[..., Exporter]]:
+    """Build exporters on the moto server from a config dict; closed after the test."""
+    made: list[Exporter] = []
+
+    def build(
+        config: dict | None = None, clock: Callable[[], float] = time.time, **target: object
+    ) -> Exporter:
+        if config is None:
+            config = {"targets": [{"name": "main", "region": "us-east-1", **target}]}
+        for entry in config["targets"]:
+            entry.setdefault("endpoint_url", moto)
+        exporter = Exporter(parse_config(config), clock=clock)
+        made.append(exporter)
+        return exporter
+
+    yield build
+    for exporter in made:
+        exporter.close()
+
+
+def put_job(region: str = "us-east-1", **fields: object) -> str:
+    fields.setdefault("ResourceType", "EBS")
+    return moto_restore_jobs.put_restore_job(ACCOUNT, region, **fields)
+
+
+def update_job(job_id: str, region: str = "us-east-1", **fields: object) -> None:
+    moto_restore_jobs.update_restore_job(ACCOUNT, region, job_id, **fields)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll a condition (never a fixed sleep); fail the test with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def require_tool(name: str) -> str:
+    """Path of a real tool such as promtool; skip locally, fail under CI=true, when missing."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (Debian package 'prometheus'; scripts/test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+class Gate:
+    """Holds requests in a botocore before-send hook until released: a sync that is 'slow'
+    exactly as long as a test wants, without sleeping."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def hook(self, **_: object) -> None:
+        self.entered.set()
+        if not self.released.wait(timeout=30):
+            raise AssertionError("gate never released")
