@@ -1,0 +1,266 @@
+"""The demo's restore jobs: a seeded population in every state, and a ``tick()`` that moves it on.
+
+Pure logic on the moto helpers of ``moto_restore_jobs`` (no HTTP, no threads, no sleeping): the
+clock is injected, random choices come from a seeded generator and state changes count ticks,
+so tests replay the scenario exactly. The endpoint calls ``tick()`` every few seconds.
+
+Promises that tests, dashboards and alert-rule demos rely on:
+- every Status, ValidationStatus and DeletionStatus of the model is present right after seeding;
+- ``STABLE_FAILED_JOB_ID`` (and the FAILED restore test) never change, so an alert can fire;
+- a running job moves at least ``MIN_STEP`` percent per tick and, while the clock moves, finishes
+  before three quarters of its ExpectedCompletionTimeMinutes (counted from CreationDate);
+- restore tests go COMPLETED -> validation VALIDATING -> SUCCESSFUL (every third new one
+  TIMED_OUT) -> deletion DELETING -> SUCCESSFUL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from exporter.demo.moto_restore_jobs import (
+    Job,
+    clear_restore_jobs,
+    delete_restore_job,
+    put_restore_job,
+    restore_jobs,
+    update_restore_job,
+)
+
+RESOURCE_TYPES = ("EBS", "RDS", "S3", "DynamoDB", "EFS", "Aurora")
+STABLE_FAILED_JOB_ID = "demo-rds-failed"
+OLD_COMPLETED_JOB_ID = "demo-s3-old-completed"  # three days old: outside a 24 h window
+UNKNOWN_JOB_ID = "demo-unknown-job"  # never exists: for the exporter's lookup errors
+
+MIN_STEP = 1.0  # percent a running job moves on every tick, even when the clock stands still
+PENDING_TICKS = 2  # ticks a new job waits before it runs
+VALIDATING_TICKS = 3
+DELETING_TICKS = 2
+NEW_JOB_EVERY = 6  # ticks between new jobs
+KEEP_GENERATED = 24  # new jobs kept; older ones are dropped so a long demo stays small
+
+_MINUTE, _HOUR, _DAY = 60.0, 3600.0, 86400.0
+
+_TIMED_OUT = "Validation did not finish within the validation window of 1 hour."
+_RUNNING: dict[str, Any] = {"Status": "RUNNING"}
+
+# Per region: job ID, resource type, age in seconds, minutes it ran (None: not finished),
+# restore test?, other fields. Every Status, ValidationStatus and DeletionStatus appears.
+SEED_JOBS: tuple[tuple[str, str, float, float | None, bool, dict[str, Any]], ...] = (
+    ("demo-ebs-pending", "EBS", _MINUTE, None, False, {}),
+    ("demo-rds-running", "RDS", 4 * _MINUTE, None, False,
+     _RUNNING | {"PercentDone": "37.50%", "ExpectedCompletionTimeMinutes": 12}),
+    ("demo-efs-running", "EFS", _MINUTE, None, False,
+     _RUNNING | {"PercentDone": "5.00%", "ExpectedCompletionTimeMinutes": 20}),
+    ("demo-s3-completed", "S3", 3 * _HOUR, 40, False, {}),
+    (OLD_COMPLETED_JOB_ID, "S3", 3 * _DAY, 55, False, {}),
+    ("demo-ebs-aborted", "EBS", 2 * _HOUR, 5, False,
+     {"Status": "ABORTED", "StatusMessage": "Restore job was canceled by a user."}),
+    (STABLE_FAILED_JOB_ID, "RDS", 5 * _HOUR, 2, False,
+     {"Status": "FAILED", "StatusMessage": "IAM role AWSBackupDefaultServiceRole is not "
+      "authorized to perform: rds:RestoreDBInstanceFromDBSnapshot"}),
+    ("demo-aurora-parent", "Aurora", 8 * _HOUR, 70, False, {"IsParent": True}),
+    ("demo-aurora-child", "Aurora", 8 * _HOUR, 65, False,
+     {"IsParent": False, "ParentJobId": "demo-aurora-parent"}),
+    ("demo-test-ebs-running", "EBS", 2 * _MINUTE, None, True,
+     _RUNNING | {"PercentDone": "62.50%", "ExpectedCompletionTimeMinutes": 8}),
+    ("demo-test-efs-validating", "EFS", 30 * _MINUTE, 20, True,
+     {"ValidationStatus": "VALIDATING"}),
+    ("demo-test-s3-deleting", "S3", _HOUR, 30, True,
+     {"ValidationStatus": "SUCCESSFUL", "DeletionStatus": "DELETING"}),
+    ("demo-test-dynamodb-done", "DynamoDB", 4 * _HOUR, 25, True,
+     {"ValidationStatus": "SUCCESSFUL", "DeletionStatus": "SUCCESSFUL"}),
+    ("demo-test-rds-timed-out", "RDS", 6 * _HOUR, 35, True,
+     {"ValidationStatus": "TIMED_OUT", "ValidationStatusMessage": _TIMED_OUT,
+      "DeletionStatus": "SUCCESSFUL"}),
+    ("demo-test-aurora-validation-failed", "Aurora", 7 * _HOUR, 50, True,
+     {"ValidationStatus": "FAILED",
+      "ValidationStatusMessage": "Validation script exited with status 1: table orders is empty.",
+      "DeletionStatus": "FAILED",
+      "DeletionStatusMessage": "The restored DB cluster has deletion protection enabled."}),
+)  # fmt: skip
+
+
+def restore_testing_plan_arn(account_id: str, region: str) -> str:
+    """The demo's one restore testing plan (plan names allow letters, digits and _ only)."""
+    return f"arn:aws:backup:{region}:{account_id}:restore-testing-plan:demo_daily_restore_test"
+
+
+def _arns(resource_type: str, account: str, region: str, job_id: str) -> tuple[str, str, str]:
+    """Recovery point, source and restored resource ARNs shaped like AWS's for that type."""
+    name, h = job_id.removeprefix("demo-"), hashlib.sha256(job_id.encode()).hexdigest()
+    recovery_point = f"arn:aws:backup:{region}:{account}:recovery-point:{h[:8]}-{h[8:12]}"
+    ec2, efs = f"arn:aws:ec2:{region}:{account}", f"arn:aws:elasticfilesystem:{region}:{account}"
+    rds, table = f"arn:aws:rds:{region}:{account}", f"arn:aws:dynamodb:{region}:{account}:table"
+    return {
+        "EBS": (f"arn:aws:ec2:{region}::snapshot/snap-{h[:17]}",
+                f"{ec2}:volume/vol-{h[:17]}", f"{ec2}:volume/vol-{h[17:34]}"),
+        "EFS": (recovery_point, f"{efs}:file-system/fs-{h[:8]}", f"{efs}:file-system/fs-{h[8:16]}"),
+        "RDS": (f"{rds}:snapshot:awsbackup:job-{h[:17]}",
+                f"{rds}:db:{name}", f"{rds}:db:{name}-restored"),
+        "Aurora": (f"{rds}:cluster-snapshot:awsbackup:job-{h[:17]}",
+                   f"{rds}:cluster:{name}", f"{rds}:cluster:{name}-restored"),
+        "DynamoDB": (f"{table}/{name}/backup/{int(h[:12], 16)}-{h[:8]}",
+                     f"{table}/{name}", f"{table}/{name}-restored"),
+        "S3": (recovery_point, f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}-restored"),
+    }[resource_type]  # fmt: skip
+
+
+class DemoScenario:
+    """One region's demo jobs. Not thread-safe by itself: one thread calls ``tick()``."""
+
+    def __init__(
+        self,
+        account_id: str,
+        region: str,
+        now: Callable[[], float] = time.time,
+        seed: int = 0,
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.now = now
+        self.plan_arn = restore_testing_plan_arn(account_id, region)
+        self._seed = seed
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._random = random.Random(f"{self._seed}:{self.region}")  # noqa: S311 (not crypto)
+        self._last = self.now()
+        self._ticks = 0
+        self._sequence = 0
+        self._phase_ticks: dict[str, int] = {}  # job ID -> ticks in its current phase
+        self._fate: dict[str, str] = {}  # job ID -> "FAILED" (restore) or "TIMED_OUT" (test)
+        self._generated: list[str] = []
+
+    def _put(self, job_id: str, resource_type: str, created: float, **fields: Any) -> None:
+        recovery, source, restored = _arns(resource_type, self.account_id, self.region, job_id)
+        if fields.get("Status") == "COMPLETED":
+            fields.setdefault("CreatedResourceArn", restored)
+            fields.setdefault("BackupSizeInBytes", self._random.randint(1, 400) * 2**28)
+        put_restore_job(
+            self.account_id,
+            self.region,
+            RestoreJobId=job_id,
+            ResourceType=resource_type,
+            RecoveryPointArn=recovery,
+            SourceResourceArn=source,
+            BackupVaultArn=f"arn:aws:backup:{self.region}:{self.account_id}:backup-vault:Default",
+            IamRoleArn=f"arn:aws:iam::{self.account_id}:role/service-role/"
+            "AWSBackupDefaultServiceRole",
+            CreationDate=created,
+            RecoveryPointCreationDate=created - 6 * _HOUR,
+            **fields,
+        )
+
+    def seed(self) -> None:
+        """Replace the region's jobs with the demo population (``SEED_JOBS``)."""
+        clear_restore_jobs(self.account_id, self.region)
+        self._reset_state()
+        for job_id, resource_type, age, ran_minutes, is_test, fields in SEED_JOBS:
+            created, extra = self._last - age, dict(fields)
+            if ran_minutes is not None:
+                extra.setdefault("Status", "COMPLETED")
+                extra["CompletionDate"] = created + ran_minutes * _MINUTE
+            if is_test:
+                extra["CreatedBy"] = {"RestoreTestingPlanArn": self.plan_arn}
+            self._put(job_id, resource_type, created, **extra)
+
+    def tick(self) -> None:
+        """Advance every job one step, start a new job every ``NEW_JOB_EVERY`` ticks."""
+        now = self.now()
+        elapsed, self._last = max(0.0, now - self._last), now
+        self._ticks += 1
+        for job in restore_jobs(self.account_id, self.region):
+            self._advance(job, now, elapsed)
+        if self._ticks % NEW_JOB_EVERY == 0:
+            self._start_new_job(now)
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        """Change a job and start counting its new phase."""
+        update_restore_job(self.account_id, self.region, job_id, **fields)
+        self._phase_ticks[job_id] = 0
+
+    def _advance(self, job: Job, now: float, elapsed: float) -> None:
+        job_id, status = job["RestoreJobId"], job["Status"]
+        ticks = self._phase_ticks[job_id] = self._phase_ticks.get(job_id, 0) + 1
+        if status == "PENDING" and ticks >= PENDING_TICKS:
+            created = job["CreationDate"].timestamp()
+            duration = self._random.randint(2, 6) * _MINUTE  # planned run time from now
+            expected = math.ceil((now - created + duration) / _MINUTE / 0.75)
+            self._update(
+                job_id,
+                Status="RUNNING",
+                PercentDone="0.00%",
+                ExpectedCompletionTimeMinutes=expected,
+            )
+        elif status == "RUNNING":
+            self._run(job, now, elapsed)
+        elif status == "COMPLETED" and job.get("CreatedBy", {}).get("RestoreTestingPlanArn"):
+            validation, deletion = job.get("ValidationStatus"), job.get("DeletionStatus")
+            if validation is None:
+                self._update(job_id, ValidationStatus="VALIDATING")
+            elif validation == "VALIDATING" and ticks >= VALIDATING_TICKS:
+                timed_out = self._fate.get(job_id) == "TIMED_OUT"
+                self._update(
+                    job_id,
+                    ValidationStatus="TIMED_OUT" if timed_out else "SUCCESSFUL",
+                    ValidationStatusMessage=_TIMED_OUT if timed_out else None,
+                    DeletionStatus="DELETING",
+                )
+            elif deletion == "DELETING" and ticks >= DELETING_TICKS:
+                self._update(job_id, DeletionStatus="SUCCESSFUL")
+
+    def _run(self, job: Job, now: float, elapsed: float) -> None:
+        """Progress on a straight line to the job's target time, and at least MIN_STEP."""
+        job_id = job["RestoreJobId"]
+        percent = float(job.get("PercentDone", "0%").rstrip("%"))
+        target = job["CreationDate"].timestamp() + 0.75 * _MINUTE * job.get(
+            "ExpectedCompletionTimeMinutes", 60
+        )
+        # The previous tick was at now - elapsed: before the target unless now is past it.
+        step = 100.0 if now >= target else (100.0 - percent) * elapsed / (target - now + elapsed)
+        percent = min(100.0, percent + max(MIN_STEP, step))
+        if self._fate.get(job_id) == "FAILED" and percent >= 50.0:
+            self._update(
+                job_id,
+                Status="FAILED",
+                CompletionDate=now,
+                StatusMessage="Restore failed: the target subnet has no free IP addresses.",
+            )
+        elif percent >= 100.0:
+            restored = _arns(job["ResourceType"], self.account_id, self.region, job_id)[2]
+            self._update(
+                job_id,
+                Status="COMPLETED",
+                CompletionDate=now,
+                PercentDone="100.00%",
+                CreatedResourceArn=restored,
+                BackupSizeInBytes=self._random.randint(1, 400) * 2**28,
+            )
+        else:
+            update_restore_job(self.account_id, self.region, job_id, PercentDone=f"{percent:.2f}%")
+
+    def _start_new_job(self, now: float) -> None:
+        """A new PENDING job, cycling through resource types; every other one a restore test."""
+        self._sequence += 1
+        resource_type = RESOURCE_TYPES[self._sequence % len(RESOURCE_TYPES)]
+        is_test = self._sequence % 2 == 0
+        kind = "test-" if is_test else ""
+        job_id = f"demo-{kind}{resource_type.lower()}-{self._sequence:04d}"
+        if is_test and self._sequence % 3 == 0:
+            self._fate[job_id] = "TIMED_OUT"
+        elif not is_test and self._sequence % 5 == 0:
+            self._fate[job_id] = "FAILED"
+        created_by = {"CreatedBy": {"RestoreTestingPlanArn": self.plan_arn}} if is_test else {}
+        self._put(job_id, resource_type, now, **created_by)
+        self._generated.append(job_id)
+        # By the time a job is KEEP_GENERATED * NEW_JOB_EVERY ticks old it has long finished.
+        while len(self._generated) > KEEP_GENERATED:
+            old = self._generated.pop(0)
+            delete_restore_job(self.account_id, self.region, old)
+            self._phase_ticks.pop(old, None)
+            self._fate.pop(old, None)
