@@ -1,0 +1,792 @@
+"""The Helm chart, rendered by a real Helm (helm-python-sdk bundles Helm's Go SDK) and checked
+offline: lint, Kubernetes schemas (kubernetes-validate) for the built-in kinds, promtool and field
+assertions for the Prometheus Operator's CRD kinds, the exporter's own config validation for the
+ConfigMap, and values.schema.json rejecting bad values.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+import pytest
+import yaml
+
+from exporter import __version__
+from exporter.cli import DEFAULT_LISTEN_ADDRESS, build_parser
+from exporter.config import ConfigError, parse_config
+from exporter.durations import parse_duration
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "charts" / "aws-backup-restore-exporter"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+EXAMPLES = CHART / "examples"
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+NAMESPACE = "monitoring"
+CONFIG_DIR = "/etc/aws-backup-restore-exporter"
+
+
+def _required_tool_missing(what: str) -> NoReturn:
+    """Skip for a developer without the tool; fail in CI, where it must be there."""
+    message = f"{what} is not installed (dev dependency; scripts/test installs it)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _required_tool_missing(f"Python module {name}")
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice: Kubernetes does too."""
+
+
+def _no_duplicate_keys(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    duplicates = {key for key in keys if keys.count(key) > 1}
+    if duplicates:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"duplicate keys {sorted(duplicates)}", node.start_mark
+        )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+@functools.cache
+def _render_cached(values_json: str, release: str) -> tuple[dict[str, Any], ...]:
+    helm = _module("helm_python")
+    with helm.Chart.load(str(CHART)) as chart:
+        manifests = chart.render(json.loads(values_json), name=release, namespace=NAMESPACE)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for document in yaml.load_all(text, Loader=_UniqueKeyLoader):
+            if document:
+                objects.append(document)
+    return tuple(objects)
+
+
+def render(values: dict[str, Any], release: str = "restores") -> list[dict[str, Any]]:
+    """Every object the chart renders for these values, as fresh dicts."""
+    return copy.deepcopy(list(_render_cached(json.dumps(values, sort_keys=True), release)))
+
+
+def load_values(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def minimal() -> dict[str, Any]:
+    return load_values(CHART / "ci" / "minimal-values.yaml")
+
+
+def everything() -> dict[str, Any]:
+    return load_values(CHART / "ci" / "everything-values.yaml")
+
+
+def one(objects: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[str, Any]:
+    found = [
+        o for o in objects if o["kind"] == kind and o["metadata"]["name"].endswith(name_suffix)
+    ]
+    assert len(found) == 1, f"expected one {kind}*{name_suffix}, got {len(found)}"
+    return found[0]
+
+
+def config_map(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The exporter's ConfigMap (not the dashboard's)."""
+    found = [o for o in objects if o["kind"] == "ConfigMap" and "config.yaml" in o["data"]]
+    assert len(found) == 1
+    return found[0]
+
+
+def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def kube_version_floor() -> str:
+    """The lowest Kubernetes version Chart.yaml's kubeVersion admits, as "1.25"."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    match = re.fullmatch(r">=\s*v?(\d+)\.(\d+)(\.\d+)?(-0)?", chart["kubeVersion"])
+    assert match, f"kubeVersion {chart['kubeVersion']!r} is not a simple '>=' floor"
+    return f"{match.group(1)}.{match.group(2)}"
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [path.name for path in paths]
+
+
+# ---- every supported shape: render, lint, Kubernetes schemas --------------------------------
+
+
+def test_ci_values_cover_the_supported_shapes():
+    assert {path.name for path in CI_VALUES} >= {
+        "minimal-values.yaml",
+        "irsa-values.yaml",
+        "multi-target-values.yaml",
+        "everything-values.yaml",
+    }
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_chart_lints_without_errors_or_warnings(values_file):
+    helm = _module("helm_python")
+    result = helm.lint(
+        str(CHART),
+        values=load_values(values_file),
+        strict=True,
+        namespace=NAMESPACE,
+        kube_version=f"v{kube_version_floor()}.0",
+    )
+    assert result["errors"] == []
+    # Severity 1 is INFO ("icon is recommended"); 2 and above are warnings and errors.
+    assert [m for m in result["messages"] if m["severity"] > 1] == []
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_rendered_objects_are_valid_kubernetes_objects(values_file):
+    validator = _module("kubernetes_validate")
+    objects = render(load_values(values_file))
+    assert {o["kind"] for o in objects} >= {"Deployment", "Service", "ServiceAccount"}
+    versions = sorted({kube_version_floor(), validator.latest_version()})
+    checked = 0
+    for obj in objects:
+        if obj["kind"] in CRD_KINDS:
+            continue  # not in the Kubernetes schemas: checked by the tests below
+        for version in versions:
+            validator.validate(obj, version, strict=True)
+        checked += 1
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_every_object_is_namespaced_named_and_labelled_for_its_release(values_file):
+    objects = render(load_values(values_file), release="restores-x")
+    for obj in objects:
+        metadata = obj["metadata"]
+        assert metadata["namespace"], obj["kind"]
+        assert len(metadata["name"]) <= 63
+        assert metadata["labels"]["app.kubernetes.io/instance"] == "restores-x"
+        assert metadata["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+
+
+def test_optional_resources_are_off_by_default():
+    kinds = sorted(o["kind"] for o in render(minimal()))
+    assert kinds == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+
+
+def test_everything_enabled_renders_every_optional_resource():
+    kinds = sorted(o["kind"] for o in render(everything()))
+    assert kinds == [
+        "ConfigMap",
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PrometheusRule",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+    ]
+
+
+# ---- pod: security, probes, image, arguments -----------------------------------------------
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_pod_and_container_are_hardened(values_file):
+    objects = render(load_values(values_file))
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod_context = pod["securityContext"]
+    assert pod_context["runAsNonRoot"] is True
+    assert pod_context["runAsUser"] != 0
+    assert pod_context["runAsGroup"] != 0
+    assert pod_context["fsGroup"] == pod_context["runAsGroup"]  # the IRSA token is readable
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    context = container(objects)["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["runAsNonRoot"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context.get("privileged", False) is False
+    assert pod["automountServiceAccountToken"] is False
+    assert pod.get("hostNetwork", False) is False
+
+
+def test_pod_runs_as_the_image_user():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\d+):(\d+)\s*$", dockerfile, flags=re.MULTILINE)
+    assert len(users) == 1
+    pod_context = one(render(minimal()), "Deployment")["spec"]["template"]["spec"][
+        "securityContext"
+    ]
+    assert (str(pod_context["runAsUser"]), str(pod_context["runAsGroup"])) == users[0]
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_liveness_and_readiness_probe_healthz_on_the_listening_port(values_file):
+    exporter = container(render(load_values(values_file)))
+    ports = {port["name"]: port["containerPort"] for port in exporter["ports"]}
+    default_port = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
+    assert ports == {"http": default_port}
+    assert f"--web.listen-address=:{default_port}" in exporter["args"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert exporter[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert exporter[probe]["timeoutSeconds"] >= 1
+
+
+def test_probe_timings_come_from_values():
+    values = minimal()
+    values["livenessProbe"] = {"periodSeconds": 42, "failureThreshold": 7}
+    exporter = container(render(values))
+    assert exporter["livenessProbe"]["periodSeconds"] == 42
+    assert exporter["livenessProbe"]["failureThreshold"] == 7
+    assert exporter["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_image_tag_defaults_to_app_version_which_is_the_package_version():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["appVersion"] == __version__
+    values = load_values(CHART / "values.yaml")
+    image = container(render(minimal()))["image"]
+    assert image == f"{values['image']['repository']}:{__version__}"
+
+
+def test_image_digest_replaces_the_tag():
+    values = everything()
+    image = container(render(values))["image"]
+    assert image == f"{values['image']['repository']}@{values['image']['digest']}"
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_container_arguments_are_accepted_by_the_exporter_cli(values_file):
+    exporter = container(render(load_values(values_file)))
+    assert "command" not in exporter  # the image's ENTRYPOINT is the exporter
+    args = build_parser().parse_args(exporter["args"])
+    assert args.config_file == f"{CONFIG_DIR}/config.yaml"
+    mounts = {m["name"]: m for m in exporter["volumeMounts"]}
+    assert mounts["config"]["mountPath"] == CONFIG_DIR
+    assert mounts["config"]["readOnly"] is True
+
+
+def test_log_settings_extra_args_and_environment_reach_the_container():
+    values = everything()
+    exporter = container(render(values))
+    args = build_parser().parse_args(exporter["args"])
+    assert (args.log_level, args.log_format) == ("debug", "json")
+    assert args.process_metrics is True  # extraArgs: --collector.process
+    env = {item["name"]: item for item in exporter["env"]}
+    assert env["AWS_STS_REGIONAL_ENDPOINTS"]["value"] == "regional"
+    assert env["AWS_MAX_ATTEMPTS"]["value"] == "4"  # a number in values, a string for Kubernetes
+    assert env["AWS_CA_BUNDLE"] == values["extraEnv"][0]
+    assert exporter["envFrom"] == values["envFrom"]
+    assert exporter["resources"] == values["resources"]
+
+
+# ---- ServiceAccount and IRSA ----------------------------------------------------------------
+
+
+def test_irsa_role_annotation_is_on_the_service_account_the_pod_runs_as():
+    values = load_values(CHART / "ci" / "irsa-values.yaml")
+    objects = render(values)
+    account = one(objects, "ServiceAccount")
+    role_arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role_arn
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_existing_service_account_is_used_when_none_is_created():
+    values = minimal()
+    values["serviceAccount"] = {"create": False, "name": "shared-reader"}
+    objects = render(values)
+    assert [o for o in objects if o["kind"] == "ServiceAccount"] == []
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "shared-reader"
+
+
+# ---- the exporter's configuration -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
+def test_configmap_holds_the_values_config_and_the_exporter_accepts_it(values_file, tmp_path):
+    values = load_values(values_file)
+    objects = render(values)
+    text = config_map(objects)["data"]["config.yaml"]
+    data = yaml.safe_load(text)
+    # The values' config, less the sections left empty: nothing lost or changed on the way
+    # (account IDs stay strings, numbers stay numbers).
+    assert data == {key: value for key, value in values["config"].items() if value}
+    config = parse_config(data)
+    assert [t.region for t in config.targets] == [t["region"] for t in data["targets"]]
+    # The same file through the exporter's command line, as a user would check it.
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config.check", "--config.file", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"configuration OK: {len(config.targets)} target(s)" in result.stdout
+
+
+def test_deployment_mounts_the_configmap_it_renders():
+    objects = render(minimal())
+    volumes = one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    config_volume = next(v for v in volumes if v["name"] == "config")
+    assert config_volume["configMap"]["name"] == config_map(objects)["metadata"]["name"]
+
+
+def _checksum(values: dict[str, Any]) -> str:
+    template = one(render(values), "Deployment")["spec"]["template"]
+    return template["metadata"]["annotations"]["checksum/config"]
+
+
+def test_config_change_changes_the_pod_checksum_so_pods_restart():
+    before = minimal()
+    after = minimal()
+    after["config"]["targets"].append({"name": "more", "region": "us-west-2"})
+    assert re.fullmatch(r"[0-9a-f]{64}", _checksum(before))
+    assert _checksum(before) != _checksum(after)
+
+
+def test_unrelated_change_keeps_the_pod_checksum():
+    changed = minimal()
+    changed["replicaCount"] = 2
+    changed["podAnnotations"] = {"example.com/x": "y"}
+    assert _checksum(changed) == _checksum(minimal())
+
+
+def test_existing_configmap_is_mounted_instead_of_a_rendered_one():
+    values = {"existingConfigMap": "my-exporter-config"}
+    objects = render(values)
+    assert [o for o in objects if o["kind"] == "ConfigMap"] == []
+    template = one(objects, "Deployment")["spec"]["template"]
+    config_volume = next(v for v in template["spec"]["volumes"] if v["name"] == "config")
+    assert config_volume["configMap"]["name"] == "my-exporter-config"
+    assert "checksum/config" not in (template["metadata"].get("annotations") or {})
+
+
+def test_schema_accepts_every_key_of_the_full_config_fixture():
+    helm = _module("helm_python")
+    full = yaml.safe_load((REPO / "tests" / "fixtures" / "config" / "valid-full.yaml").read_text())
+    parse_config(full)  # the fixture is valid for the exporter
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema({"config": full})
+
+
+# Bad values, and whether the exporter's own validation rejects the same config. The schema
+# catches them at `helm install` time, before a pod crash-loops on them.
+BAD_VALUES: list[tuple[str, dict[str, Any], bool]] = [
+    ("no-targets", {"config": {"targets": []}}, True),
+    ("target-without-region", {"config": {"targets": [{"name": "a"}]}}, True),
+    ("region-not-a-string", {"config": {"targets": [{"region": 1}]}}, True),
+    ("region-misspelt", {"config": {"targets": [{"region": "us-east"}]}}, True),
+    ("unknown-target-key", {"config": {"targets": [{"region": "eu-west-1", "regoin": "x"}]}}, True),
+    (
+        "unknown-config-section",
+        {"config": {"targets": [{"region": "eu-west-1"}], "sink": {}}},
+        True,
+    ),
+    (
+        "bad-role-arn",
+        {"config": {"targets": [{"region": "eu-west-1", "role_arn": "arn:aws:iam::1:user/x"}]}},
+        True,
+    ),
+    (
+        "account-id-not-quoted",
+        {"config": {"targets": [{"region": "eu-west-1", "discovery": {"account_id": 1234}}]}},
+        True,
+    ),
+    (
+        "unknown-status",
+        {"config": {"targets": [{"region": "eu-west-1", "discovery": {"statuses": ["DONE"]}}]}},
+        True,
+    ),
+    (
+        "bad-duration",
+        {"config": {"targets": [{"region": "eu-west-1"}], "sync": {"deadline": "a while"}}},
+        True,
+    ),
+    (
+        "bad-retry-mode",
+        {"config": {"targets": [{"region": "eu-west-1"}], "aws": {"retry_mode": "fast"}}},
+        True,
+    ),
+    (
+        "max-attempts-not-integer",
+        {"config": {"targets": [{"region": "eu-west-1"}], "aws": {"max_attempts": 2.5}}},
+        True,
+    ),
+    ("misspelt-top-level-key", {"serviceMonitor": {"enable": True}}, False),
+    ("unknown-top-level-key", {"replicas": 2}, False),
+    ("replica-count-not-a-number", {"replicaCount": "2"}, False),
+    ("bad-log-level", {"logLevel": "verbose"}, False),
+    ("bad-log-format", {"logFormat": "text"}, False),
+    ("bad-image-digest", {"image": {"digest": "latest"}}, False),
+    ("service-port-out-of-range", {"service": {"port": 70000}}, False),
+    ("probe-with-its-own-path", {"livenessProbe": {"httpGet": {"path": "/"}}}, False),
+    ("rule-without-expr", {"prometheusRule": {"additionalRules": [{"alert": "X"}]}}, False),
+    ("annotation-not-a-string", {"serviceAccount": {"annotations": {"a": 1}}}, False),
+]
+
+
+def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "config":
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@pytest.mark.parametrize(
+    ("change", "config_invalid"),
+    [(change, invalid) for _, change, invalid in BAD_VALUES],
+    ids=[name for name, _, _ in BAD_VALUES],
+)
+def test_schema_rejects_bad_values(change, config_invalid):
+    helm = _module("helm_python")
+    values = _merged(minimal(), change)
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(minimal())  # the base is fine: the change is what is rejected
+        with pytest.raises(helm.HelmValuesError):
+            chart.validate_schema(values)
+        with pytest.raises(helm.HelmValuesError):
+            chart.render(values, name="restores", namespace=NAMESPACE)
+    if config_invalid:
+        with pytest.raises(ConfigError):
+            parse_config(values["config"])
+
+
+def test_default_values_are_rejected_naming_the_missing_targets():
+    helm = _module("helm_python")
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError) as error:
+        chart.render({}, name="restores", namespace=NAMESPACE)
+    assert "/config/targets" in str(error.value)
+
+
+# ---- Service, ServiceMonitor ---------------------------------------------------------------
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+@pytest.mark.parametrize(
+    "values_file",
+    [CHART / "ci" / "multi-target-values.yaml", CHART / "ci" / "everything-values.yaml"],
+    ids=["multi-target", "everything"],
+)
+def test_service_monitor_scrapes_the_release_service_metrics_port(values_file):
+    values = load_values(values_file)
+    objects = render(values)
+    monitor = one(objects, "ServiceMonitor")
+    service = one(objects, "Service")
+    deployment = one(objects, "Deployment")
+    wanted = values["serviceMonitor"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == (wanted.get("namespace") or NAMESPACE)
+    for key, value in wanted.get("labels", {}).items():
+        assert monitor["metadata"]["labels"][key] == value
+    spec = monitor["spec"]
+    assert set(spec) == {"namespaceSelector", "selector", "endpoints"}
+    assert spec["namespaceSelector"] == {"matchNames": [service["metadata"]["namespace"]]}
+    assert _selects(spec["selector"]["matchLabels"], service["metadata"]["labels"])
+    assert spec["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    [endpoint] = spec["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["scheme"] == "http"
+    assert endpoint["interval"] == wanted.get("interval", "1m")
+    duration = re.compile(r"^(\d+(ms|s|m|h))+$")
+    assert duration.match(endpoint["interval"])
+    assert endpoint.get("relabelings", []) == wanted.get("relabelings", [])
+    assert endpoint.get("metricRelabelings", []) == wanted.get("metricRelabelings", [])
+    if "scrapeTimeout" in wanted:
+        assert duration.match(endpoint["scrapeTimeout"])
+        assert endpoint["scrapeTimeout"] == wanted["scrapeTimeout"]
+    # The exporter answers within sync.deadline; the scrape must not time out before that.
+    timeout = parse_duration(endpoint.get("scrapeTimeout", "10s"))
+    deadline = parse_config(yaml.safe_load(config_map(objects)["data"]["config.yaml"]))
+    assert deadline.sync.deadline_seconds < timeout
+    assert timeout <= parse_duration(endpoint["interval"])
+
+
+# ---- PrometheusRule: the project's rules ----------------------------------------------------
+
+
+def _source_groups() -> list[dict[str, Any]]:
+    return yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())["groups"]
+
+
+def _rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:
+    rule = one(render(values), "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == {"groups"}
+    return rule["spec"]["groups"]
+
+
+def test_prometheus_rule_embeds_the_project_rules_unchanged():
+    values = minimal()
+    values["prometheusRule"] = {"enabled": True}
+    assert _rule_groups(values) == _source_groups()
+
+
+def test_prometheus_rule_adds_labels_to_alerts_and_appends_extra_rules():
+    values = everything()
+    objects = render(values)
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["metadata"]["namespace"] == values["prometheusRule"]["namespace"]
+    groups = rule["spec"]["groups"]
+    source = _source_groups()
+    extra = values["prometheusRule"]["additionalRuleLabels"]
+    assert len(groups) == len(source) + 1
+    for rendered, original in zip(groups, source, strict=False):
+        assert rendered["name"] == original["name"]
+        for new, old in zip(rendered["rules"], original["rules"], strict=True):
+            if "alert" in old:
+                # Added labels never replace a rule's own.
+                assert new["labels"] == {**extra, **old.get("labels", {})}
+                assert {k: v for k, v in new.items() if k != "labels"} == {
+                    k: v for k, v in old.items() if k != "labels"
+                }
+            else:
+                assert new == old  # recording rules keep their output labels
+    assert groups[-1]["rules"] == values["prometheusRule"]["additionalRules"]
+    assert groups[-1]["name"] not in {group["name"] for group in source}
+
+
+def test_alert_rule_labels_win_over_additional_rule_labels():
+    values = minimal()
+    values["prometheusRule"] = {"enabled": True, "additionalRuleLabels": {"severity": "none"}}
+    alerts = [r for g in _rule_groups(values) for r in g["rules"] if "alert" in r]
+    assert alerts
+    source = {r["alert"]: r for g in _source_groups() for r in g["rules"] if "alert" in r}
+    for alert in alerts:
+        own = source[alert["alert"]].get("labels", {})
+        assert alert["labels"]["severity"] == own.get("severity", "none")
+
+
+def test_prometheus_rule_groups_pass_promtool(tmp_path):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        _required_tool_missing("promtool (Debian package prometheus)")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": _rule_groups(everything())}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+# ---- Grafana dashboard, NetworkPolicy -------------------------------------------------------
+
+
+def test_dashboard_configmap_carries_the_sidecar_label_and_the_dashboard():
+    values = everything()
+    dashboard = one(render(values), "ConfigMap", "-dashboard")
+    metadata = dashboard["metadata"]
+    assert metadata["labels"]["grafana_dashboard"] == "1"
+    assert metadata["namespace"] == values["dashboard"]["namespace"]
+    assert metadata["annotations"] == values["dashboard"]["annotations"]
+    [(key, text)] = dashboard["data"].items()
+    assert key.endswith(".json")
+    source = json.loads((CHART / "files" / "aws-backup-restores.json").read_text())
+    assert json.loads(text) == source
+
+
+def test_dashboard_sidecar_label_is_on_by_default_when_enabled():
+    values = minimal()
+    values["dashboard"] = {"enabled": True}
+    dashboard = one(render(values), "ConfigMap", "-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == NAMESPACE
+
+
+def test_network_policy_admits_only_the_metrics_port_from_the_given_peers():
+    values = everything()
+    objects = render(values)
+    policy = one(objects, "NetworkPolicy")["spec"]
+    deployment = one(objects, "Deployment")
+    assert policy["podSelector"] == deployment["spec"]["selector"]
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert "http" in {port["name"] for port in container(objects)["ports"]}
+    assert rule["from"] == values["networkPolicy"]["ingress"]["from"]
+
+
+def test_network_policy_without_peers_admits_any_source_to_the_metrics_port():
+    values = minimal()
+    values["networkPolicy"] = {"enabled": True}
+    [rule] = one(render(values), "NetworkPolicy")["spec"]["ingress"]
+    assert "from" not in rule
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+# ---- scaling out: several releases, each with its own targets -------------------------------
+
+RELEASES = {
+    "restores-prod": EXAMPLES / "restores-prod-values.yaml",
+    "restores-dev": EXAMPLES / "restores-dev-values.yaml",
+}
+
+
+def test_releases_that_split_targets_share_a_namespace_without_colliding():
+    rendered = {release: render(load_values(path), release) for release, path in RELEASES.items()}
+    identities = {
+        release: {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects}
+        for release, objects in rendered.items()
+    }
+    assert not identities["restores-prod"] & identities["restores-dev"]
+
+    services = {release: one(objects, "Service") for release, objects in rendered.items()}
+    for release, objects in rendered.items():
+        pods = {
+            other: one(other_objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+            for other, other_objects in rendered.items()
+        }
+        selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+        assert [other for other, labels in pods.items() if _selects(selector, labels)] == [release]
+        monitor = one(objects, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+        selected = [
+            other
+            for other, service in services.items()
+            if _selects(monitor, service["metadata"]["labels"])
+        ]
+        assert selected == [release]  # each release is scraped on its own
+
+    targets = {
+        release: {
+            t.name
+            for t in parse_config(yaml.safe_load(config_map(o)["data"]["config.yaml"])).targets
+        }
+        for release, o in rendered.items()
+    }
+    assert all(targets.values())
+    assert not targets["restores-prod"] & targets["restores-dev"]
+
+
+def test_only_one_release_carries_the_rules_and_the_dashboard():
+    # Both cover every release's series: two copies would evaluate each recording rule twice
+    # into the same series, and give Grafana two dashboards with one uid.
+    for kind, suffix in (("PrometheusRule", ""), ("ConfigMap", "-dashboard")):
+        carriers = []
+        for release, path in RELEASES.items():
+            objects = render(load_values(path), release)
+            if [o for o in objects if o["kind"] == kind and o["metadata"]["name"].endswith(suffix)]:
+                carriers.append(release)
+        assert carriers == ["restores-prod"], kind
+
+
+def test_releases_tell_their_series_apart_with_a_target_label():
+    groups = set()
+    for release, path in RELEASES.items():
+        endpoint = one(render(load_values(path), release), "ServiceMonitor")["spec"]["endpoints"][0]
+        labels = {r["targetLabel"]: r["replacement"] for r in endpoint["relabelings"]}
+        groups.add(labels["account_group"])
+    assert len(groups) == len(RELEASES)
+
+
+# ---- the chart's files and documentation ----------------------------------------------------
+
+COPIES = [
+    ("deploy/prometheus/alerts.yaml", "alerts.yaml"),
+    ("deploy/grafana/aws-backup-restores.json", "aws-backup-restores.json"),
+]
+
+
+@pytest.mark.parametrize(("source", "copy_name"), COPIES, ids=[c for _, c in COPIES])
+def test_chart_copy_is_byte_identical_to_its_deploy_source(source, copy_name):
+    source_path = REPO / source
+    if not source_path.exists():
+        pytest.skip(f"{source} does not exist yet; the chart carries a placeholder")
+    copy_path = CHART / "files" / copy_name
+    assert copy_path.read_bytes() == source_path.read_bytes(), (
+        f"{copy_path.relative_to(REPO)} differs from {source}: run scripts/sync-chart-files"
+    )
+
+
+def test_sync_script_copies_changed_sources_and_check_mode_reports_them(tmp_path):
+    tree = tmp_path / "repo"
+    (tree / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "sync-chart-files", tree / "scripts" / "sync-chart-files")
+    for source, copy_name in COPIES:
+        (tree / source).parent.mkdir(parents=True, exist_ok=True)
+        (tree / source).write_text(f"new {copy_name}\n")
+        target = tree / "charts" / "aws-backup-restore-exporter" / "files" / copy_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("old\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(tree / "scripts" / "sync-chart-files"), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    assert run("--check").returncode == 1
+    assert run().returncode == 0
+    assert run("--check").returncode == 0
+    for source, copy_name in COPIES:
+        target = tree / "charts" / "aws-backup-restore-exporter" / "files" / copy_name
+        assert target.read_bytes() == (tree / source).read_bytes()
+
+
+def test_every_values_key_has_a_doc_comment():
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for number, line in enumerate(lines):
+        match = re.match(r"^\s*([A-Za-z0-9_.\"/-]+):", line)
+        if not match:
+            continue
+        comments = []
+        above = number - 1
+        while above >= 0 and lines[above].lstrip().startswith("#"):
+            comments.insert(0, lines[above].strip())
+            above -= 1
+        if not comments or not comments[0].startswith("# --"):
+            undocumented.append(f"line {number + 1}: {match.group(1)}")
+    assert undocumented == []
+
+
+def test_values_file_covers_the_whole_schema():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = load_values(CHART / "values.yaml")
+    assert set(schema["properties"]) - {"global"} == set(values)
