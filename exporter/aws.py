@@ -8,6 +8,7 @@ explicitly so that behaviour never depends on a stray ``~/.aws/config``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -262,7 +263,9 @@ def make_client(
             outcome = classify_error(exception)
         else:
             status = int((response_dict or {}).get("status_code", 0))
-            if 200 <= status < 300:
+            if (parsed_response or {}).get(_MALFORMED):
+                outcome = "other"
+            elif 200 <= status < 300:
                 outcome = "success"
             else:
                 code = str(((parsed_response or {}).get("Error") or {}).get("Code", ""))
@@ -273,6 +276,7 @@ def make_client(
         limiter.acquire(event_name.rsplit(".", 1)[-1])
 
     client.meta.events.register("before-send.backup.*", wait_for_allowance)
+    client.meta.events.register("before-parse.backup.*", _mark_malformed_body)
     client.meta.events.register("response-received.backup.*", count_attempt)
     return client
 
@@ -301,12 +305,44 @@ class BackupApi:
         """Yield the pages of ListRestoreJobs for these filters (the model's By* names)."""
         paginator = self.client.get_paginator("list_restore_jobs")
         for page in paginator.paginate(**filters, PaginationConfig={"PageSize": MAX_RESULTS}):
+            _check_parsed(page, LIST_OPERATION)
             yield list(page.get("RestoreJobs") or [])
 
     def describe_restore_job(self, restore_job_id: str) -> dict[str, Any]:
         response: dict[str, Any] = self.client.describe_restore_job(RestoreJobId=restore_job_id)
+        _check_parsed(response, DESCRIBE_OPERATION)
         response.pop("ResponseMetadata", None)
         return response
+
+
+class MalformedResponseError(Exception):
+    """A 2xx response whose body was not the JSON AWS sends (truncated, HTML, garbage)."""
+
+
+_MALFORMED = "_ExporterMalformedBody"
+
+
+def _mark_malformed_body(
+    response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """botocore's before-parse hook: flag a 2xx body that is not JSON.
+
+    botocore's rest-json parser does not raise on such a body: it returns an empty result as if
+    the call had succeeded, so a truncated ListRestoreJobs page would read as "no jobs" and hide
+    data. The flag rides into the parsed response, where the attempt counter and BackupApi see it.
+    """
+    status = int(response_dict.get("status_code", 0))
+    body = response_dict.get("body") or b""
+    if 200 <= status < 300 and body:
+        try:
+            json.loads(body)
+        except ValueError:
+            customized_response_dict[_MALFORMED] = True
+
+
+def _check_parsed(response: Mapping[str, Any], operation: str) -> None:
+    if response.get(_MALFORMED):
+        raise MalformedResponseError(f"{operation}: the response body is not valid JSON")
 
 
 def make_limiter(rate_limit: RateLimitConfig) -> RequestLimiter:
