@@ -7,6 +7,7 @@ its real retry, timeout and error-parsing code runs, which Stubber would bypass.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ class Fault:
 
 
 def aws_error(status: int, code: str, message: str = "injected") -> Fault:
-    body = ('{"message": "%s", "Message": "%s"}' % (message, message)).encode()
+    body = json.dumps({"message": message, "Message": message}).encode()
     return Fault(status=status, code=code, body=body)
 
 
@@ -48,12 +49,12 @@ class FaultyProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 proxy.handle(self)
 
             do_PUT = do_POST = do_GET  # noqa: N815
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
