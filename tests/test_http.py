@@ -1,0 +1,228 @@
+"""The exporter's HTTP server over real sockets, against moto, as Prometheus and people use it."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.http import MetricsApp, make_http_server, serve_in_thread
+from tests.conftest import ACCOUNT, put_job, require_tool, wait_until
+
+
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def server(make_exporter):
+    """The real HTTP server on a free port: a moto target and one whose endpoint refuses."""
+    exporter = make_exporter(
+        {
+            "targets": [
+                {"name": "good", "region": "us-east-1", "restore_job_ids": ["missing-job"]},
+                {
+                    "name": "down",
+                    "region": "eu-west-1",
+                    "endpoint_url": f"http://127.0.0.1:{closed_port()}",
+                },
+            ],
+            "aws": {"max_attempts": 1},
+        }
+    )
+    httpd = make_http_server(MetricsApp(exporter), "127.0.0.1:0")
+    serve_in_thread(httpd)
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def fetch(url, method="GET", headers=None):
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def samples(text, parser=text_string_to_metric_families):
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in parser(text) for s in f.samples
+    }
+
+
+def test_metrics_serve_one_target_while_the_other_is_down(server):
+    job = put_job(Status="FAILED", CreationDate=time.time() - 120, StatusMessage="Access denied")
+    status, headers, body = fetch(server + "/metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    values = samples(body.decode())
+    labels = (
+        ("account_id", ACCOUNT),
+        ("region", "us-east-1"),
+        ("resource_type", "EBS"),
+        ("restore_job_id", job),
+        ("status", "FAILED"),
+    )
+    assert values[("aws_backup_restore_job_status", labels)] == 1
+    assert (
+        values[
+            ("aws_backup_restore_exporter_target_up", (("region", "us-east-1"), ("target", "good")))
+        ]
+        == 1
+    )
+    assert (
+        values[
+            ("aws_backup_restore_exporter_target_up", (("region", "eu-west-1"), ("target", "down")))
+        ]
+        == 0
+    )
+    assert (
+        values[
+            (
+                "aws_backup_restore_exporter_target_down_reason",
+                (("reason", "unavailable"), ("region", "eu-west-1"), ("target", "down")),
+            )
+        ]
+        == 1
+    )
+    assert (
+        values[
+            (
+                "aws_backup_restore_exporter_restore_job_lookup_errors",
+                (("reason", "not_found"), ("restore_job_id", "missing-job"), ("target", "good")),
+            )
+        ]
+        == 1
+    )
+    assert not any(name.startswith(("process_", "python_gc_", "python_info")) for name, _ in values)
+    assert b"\n# EOF" not in body
+
+
+def test_promtool_finds_nothing_to_complain_about(server):
+    promtool = require_tool("promtool")
+    put_job(
+        Status="RUNNING",
+        PercentDone="12.5",
+        CreationDate=time.time() - 60,
+        StatusMessage='quote " and\nnewline',
+    )
+    put_job(
+        Status="COMPLETED",
+        CreationDate=time.time() - 600,
+        CompletionDate=time.time() - 30,
+        CreatedBy={"RestoreTestingPlanArn": "arn:aws:backup:us-east-1:1:restore-testing-plan:p"},
+        ValidationStatus="SUCCESSFUL",
+        DeletionStatus="DELETING",
+    )
+    _, _, body = fetch(server + "/metrics")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b""
+    assert result.stderr == b""
+
+
+def test_openmetrics_when_the_scraper_asks(server):
+    put_job(Status="RUNNING", CreationDate=time.time() - 60)
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    status, headers, body = fetch(server + "/metrics", headers={"Accept": accept})
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    values = samples(body.decode(), parse_om)
+    assert any(name == "aws_backup_restore_job_status" for name, _ in values)
+    assert (
+        values[
+            (
+                "aws_backup_restore_exporter_api_requests_total",
+                (("operation", "ListRestoreJobs"), ("outcome", "success"), ("target", "good")),
+            )
+        ]
+        >= 3
+    )
+
+
+def test_gzip_when_accepted(server):
+    status, headers, body = fetch(server + "/metrics", headers={"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert b"aws_backup_restore_exporter_build_info" in gzip.decompress(body)
+
+
+def test_name_filter(server):
+    _, _, body = fetch(server + "/metrics?name[]=aws_backup_restore_exporter_target_up")
+    names = {f.name for f in text_string_to_metric_families(body.decode())}
+    assert names == {"aws_backup_restore_exporter_target_up"}
+
+
+def test_healthz_landing_and_errors(server):
+    status, _, body = fetch(server + "/healthz")
+    assert (status, body) == (200, b"ok\n")
+    status, headers, body = fetch(server + "/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b'href="/metrics"' in body
+    assert b"good" in body
+    assert b"eu-west-1" in body
+    assert fetch(server + "/nope")[0] == 404
+    status, headers, _ = fetch(server + "/metrics", method="POST")
+    assert status == 405
+    assert "GET" in headers["Allow"]
+    status, _, body = fetch(server + "/healthz", method="HEAD")
+    assert (status, body) == (200, b"")
+
+
+def test_the_command_line_serves_metrics_from_a_config_file(moto, tmp_path):
+    """The whole program as users start it: a config file, a port, a scrape."""
+    job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {moto}\n")
+    port = closed_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+
+        def ready():
+            try:
+                return fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=30, what="the exporter to answer /healthz")
+        _, _, body = fetch(f"http://127.0.0.1:{port}/metrics")
+        assert f'restore_job_id="{job}"'.encode() in body
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0  # SIGTERM is a clean shutdown
+    assert b'"msg": "received SIGTERM, shutting down"' in stderr
