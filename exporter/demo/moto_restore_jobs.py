@@ -38,7 +38,6 @@ from moto.backup.exceptions import (
 )
 from moto.backup.models import backup_backends
 from moto.backup.responses import BackupResponse
-from moto.core.responses import ActionResult
 
 Job = dict[str, Any]
 
@@ -124,6 +123,13 @@ def _decode_token(token: str) -> tuple[int, str]:
     return millis, job_id
 
 
+def _wire(job: Job) -> dict[str, Any]:
+    """A job as rest-json sends it: timestamps as epoch seconds. By hand rather than through
+    moto's ``ActionResult``, whose model-driven serializer costs ~0.6 ms per job: 1000-job pages
+    would take most of a second."""
+    return {k: v.timestamp() if isinstance(v, datetime) else v for k, v in job.items()}
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """moto's request parser yields naive UTC datetimes."""
     return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
@@ -169,23 +175,23 @@ class RestoreJobResponse(BackupResponse):
         # Parameters parsed per the model: read them by member name (MaxResults, ByStatus).
         self.automated_parameter_parsing = True
 
-    def start_restore_job(self) -> ActionResult:
+    def start_restore_job(self) -> str:
         for name in ("RecoveryPointArn", "Metadata"):
             if self._get_param(name) is None:
                 raise MissingParameterValueException(f"{name} is required")
         fields = {n: self._get_param(n) for n in ("RecoveryPointArn", "IamRoleArn", "ResourceType")}
         job_id = put_restore_job(self.current_account, self.region, **fields)
-        return ActionResult({"RestoreJobId": job_id})
+        return json.dumps({"RestoreJobId": job_id})
 
-    def describe_restore_job(self) -> ActionResult:
+    def describe_restore_job(self) -> str:
         job_id = self._get_param("RestoreJobId")
         with _LOCK:
             job = _jobs(self.current_account, self.region).get(job_id)
             if job is None:
                 raise ResourceNotFoundException(f"Restore job {job_id} not found")
-            return ActionResult(copy.deepcopy(job))
+            return json.dumps(_wire(job))
 
-    def list_restore_jobs(self) -> ActionResult:
+    def list_restore_jobs(self) -> str:
         limit = self._get_param("MaxResults", DEFAULT_MAX_RESULTS)
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidParameterValueException("MaxResults must be between 1 and 1000")
@@ -199,9 +205,9 @@ class RestoreJobResponse(BackupResponse):
             jobs.sort(key=_sort_key)
             if after is not None:
                 jobs = [j for j in jobs if _sort_key(j) > after]
-            page = copy.deepcopy(jobs[:limit])
-        next_token = _encode_token(_sort_key(page[-1])) if len(jobs) > limit else None
-        return ActionResult({"RestoreJobs": page, "NextToken": next_token})
+            page = [_wire(job) for job in jobs[:limit]]
+            more = {"NextToken": _encode_token(_sort_key(jobs[limit - 1]))} if jobs[limit:] else {}
+            return json.dumps({"RestoreJobs": page} | more)
 
 
 def install() -> None:
