@@ -790,3 +790,121 @@ def test_values_file_covers_the_whole_schema():
     schema = json.loads((CHART / "values.schema.json").read_text())
     values = load_values(CHART / "values.yaml")
     assert set(schema["properties"]) - {"global"} == set(values)
+
+
+# ---- IAM (docs/iam): what the chart's ServiceAccount is bound to ----------------------------
+
+IAM = REPO / "docs" / "iam"
+IDENTITY_POLICIES = ["exporter-policy.json", "member-account-role-policy.json"]
+
+
+def iam(name: str) -> dict[str, Any]:
+    return json.loads((IAM / name).read_text())
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions(policy: dict[str, Any], prefix: str) -> set[str]:
+    return {
+        action
+        for statement in policy["Statement"]
+        for action in _as_list(statement["Action"])
+        if action.startswith(prefix)
+    }
+
+
+def _aws_backup_calls_of_the_exporter() -> set[str]:
+    """The AWS Backup operations exporter/aws.py calls, by their IAM action names."""
+    boto3 = _module("boto3")
+    source = (REPO / "exporter" / "aws.py").read_text()
+    methods = set(re.findall(r"self\.client\.get_paginator\(\"(\w+)\"\)", source))
+    methods |= set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
+    client = boto3.session.Session().client(
+        "backup", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return {f"backup:{client.meta.method_to_api_mapping[method]}" for method in methods}
+
+
+def test_iam_documents_are_policies_that_only_allow():
+    names = sorted(path.name for path in IAM.glob("*.json"))
+    assert len(names) >= 4
+    for name in names:
+        policy = iam(name)
+        assert policy["Version"] == "2012-10-17", name
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow", name
+            assert "*" not in "".join(_as_list(statement["Action"])), f"{name}: no wildcards"
+
+
+@pytest.mark.parametrize("name", IDENTITY_POLICIES)
+def test_permissions_are_exactly_the_aws_backup_calls_the_exporter_makes(name):
+    policy = iam(name)
+    assert _actions(policy, "backup:") == _aws_backup_calls_of_the_exporter()
+    assert _actions(policy, "") - _actions(policy, "backup:") <= {"sts:AssumeRole"}
+    for statement in policy["Statement"]:
+        if any(a.startswith("backup:") for a in _as_list(statement["Action"])):
+            # ListRestoreJobs and DescribeRestoreJob have no resource-level permissions.
+            assert statement["Resource"] == "*"
+
+
+@pytest.mark.parametrize("name", IDENTITY_POLICIES)
+def test_permissions_policies_pass_parliament(name):
+    parliament = _module("parliament")
+    policy = parliament.analyze_policy_string(
+        (IAM / name).read_text(), include_community_auditors=True
+    )
+    findings = [finding.issue for finding in policy.findings]
+    # sts:AssumeRole returns credentials: inherent to cross-account targets, and limited to the
+    # member accounts' reader roles.
+    expected = ["CREDENTIALS_EXPOSURE"] if _actions(iam(name), "sts:") else []
+    assert findings == expected
+
+
+def test_exporter_assumes_only_the_reader_roles_the_member_accounts_define():
+    statement = next(
+        s for s in iam("exporter-policy.json")["Statement"] if s["Action"] == "sts:AssumeRole"
+    )
+    resources = _as_list(statement["Resource"])
+    assert resources
+    for arn in resources:
+        assert re.fullmatch(r"arn:aws:iam::\d{12}:role/BackupRestoreReader", arn), arn
+    # The chart's cross-account example assumes the same reader role.
+    irsa = load_values(CHART / "ci" / "irsa-values.yaml")
+    member = next(t for t in irsa["config"]["targets"] if "role_arn" in t)
+    assert member["role_arn"].endswith(":role/BackupRestoreReader")
+
+
+def test_member_account_role_trusts_only_the_exporter_role_with_the_external_id():
+    [statement] = iam("member-account-trust-policy.json")["Statement"]
+    irsa = load_values(CHART / "ci" / "irsa-values.yaml")
+    exporter_role = irsa["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert statement["Principal"] == {"AWS": exporter_role}
+    assert statement["Action"] == "sts:AssumeRole"
+    member = next(t for t in irsa["config"]["targets"] if "role_arn" in t)
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": member["external_id"]}}
+
+
+def test_irsa_trust_policy_admits_the_service_account_the_chart_creates():
+    [statement] = iam("exporter-trust-policy-irsa.json")["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    provider = statement["Principal"]["Federated"]
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    conditions = statement["Condition"]["StringEquals"]
+    assert conditions[f"{issuer}:aud"] == "sts.amazonaws.com"
+    namespace, name = conditions[f"{issuer}:sub"].split(":")[2:]
+    values = minimal()
+    values["serviceAccount"] = {"name": name}  # as docs/kubernetes.md suggests
+    with_release = render(values, release="restores")
+    account = one(with_release, "ServiceAccount")["metadata"]
+    assert (account["namespace"], account["name"]) == (namespace, name)
+    pod = one(with_release, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == name
+
+
+def test_pod_identity_trust_policy_admits_the_eks_agent_with_session_tags():
+    [statement] = iam("exporter-trust-policy-pod-identity.json")["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(_as_list(statement["Action"])) == ["sts:AssumeRole", "sts:TagSession"]
+    assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
