@@ -92,6 +92,7 @@ class Exporter:
             max_workers=min(32, max(1, len(config.targets))), thread_name_prefix="sync"
         )
         self._targets: list[_Target] = []
+        self._warned_slow: dict[int, Future[None] | None] = {}
         factory = client_factory or self._default_client_factory
         for target in config.targets:
             stats = ApiStats()
@@ -129,11 +130,13 @@ class Exporter:
         finished: dict[int, float] = {}
         lock = threading.Lock()
         pending: list[Future[None]] = []
+        futures: dict[int, Future[None]] = {}
         for index, target in enumerate(self._targets):
             future = target.syncer.refresh()
             if future is None:
                 finished[index] = started
                 continue
+            futures[index] = future
 
             def mark(_: Future[None], index: int = index) -> None:
                 with lock:
@@ -154,7 +157,11 @@ class Exporter:
             with lock:
                 done = finished.get(index, cutoff)
             if snapshot.syncing and index not in finished:
-                log.warning(
+                # One warning per slow sync, not one per scrape that finds it still running.
+                first_time = self._warned_slow.get(index) is not futures.get(index)
+                self._warned_slow[index] = futures.get(index)
+                log.log(
+                    logging.WARNING if first_time else logging.DEBUG,
                     "target %s: sync still running after the %.1fs deadline; serving data %s",
                     snapshot.target.name,
                     deadline,

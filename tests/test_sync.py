@@ -6,6 +6,7 @@ aws_backup_restore_exporter_api_requests_total.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from prometheus_client.core import CollectorRegistry
@@ -388,19 +389,21 @@ def test_concurrent_scrapes_share_the_sync_in_flight(make_exporter, clock):
     assert len(results) == 20
 
 
-def test_slow_aws_serves_last_known_state_within_the_deadline(make_exporter, clock):
+def test_slow_aws_serves_last_known_state_within_the_deadline(make_exporter, clock, caplog):
     job = put_job(Status="RUNNING", PercentDone="20.00%", CreationDate=clock.now - 60)
     exporter = make_exporter(
         {"targets": [{"name": "main", "region": "us-east-1"}], "sync": {"deadline": "200ms"}},
         clock=clock,
     )
     exporter.syncers[0].sync_once()  # a first sync in this thread, however long it takes
+    caplog.set_level(logging.DEBUG, logger="exporter")
     registry = registry_for(exporter)
     assert (
         registry.get_sample_value("aws_backup_restore_job_progress_ratio", job_labels(job)) == 0.2
     )
     gate = Gate()
     exporter.syncers[0].api.client.meta.events.register("before-send.backup.*", gate.hook)
+    caplog.clear()
     update_job(job, PercentDone="80.00%")
     clock.advance(45)
     assert (
@@ -419,6 +422,8 @@ def test_slow_aws_serves_last_known_state_within_the_deadline(make_exporter, clo
         )
         == 1
     )
+    slow = [r for r in caplog.records if "still running" in r.getMessage()]
+    assert [r.levelname for r in slow] == ["WARNING", "DEBUG", "DEBUG"]  # one line per slow sync
     gate.released.set()
     wait_until(lambda: not exporter.syncers[0].snapshot().syncing, what="sync to finish")
     assert (
