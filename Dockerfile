@@ -3,7 +3,7 @@
 #   docker build -t aws-backup-restore-exporter .
 #   docker run --rm -p 9798:9798 aws-backup-restore-exporter --demo
 #   docker run --rm -p 9798:9798 -v "$PWD/config.yaml:/etc/aws-backup-restore-exporter/config.yaml:ro" \
-#     -e AWS_REGION -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY aws-backup-restore-exporter
+#     -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_SESSION_TOKEN aws-backup-restore-exporter
 #
 # Needs BuildKit (the default builder since Docker 23; podman and buildah support it too): the
 # runtime stage installs the wheel through a bind mount of the build stage, so the wheel itself
