@@ -17,6 +17,8 @@ from exporter.collector import Exporter
 from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
 from exporter.http import MetricsApp, make_http_server, parse_listen_address
 from exporter.logs import setup_logging
+from exporter.webauth import secure_app
+from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -54,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         default=_env("WEB_LISTEN_ADDRESS", DEFAULT_LISTEN_ADDRESS),
         help=f"address to serve HTTP on (env WEB_LISTEN_ADDRESS; default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        default=_env("WEB_CONFIG_FILE"),
+        help="exporter-toolkit web configuration (TLS, client certificates, basic auth, "
+        "headers) for the HTTP endpoints (env WEB_CONFIG_FILE)",
     )
     parser.add_argument(
         "--web.telemetry-path",
@@ -152,14 +162,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
 
+    web = WebConfig()
+    if args.web_config_file:
+        try:
+            web = load_web_config(args.web_config_file)
+        except WebConfigError as error:
+            print(
+                f"aws-backup-restore-exporter: invalid web configuration: {error}", file=sys.stderr
+            )
+            if endpoint is not None:
+                endpoint.stop()
+            return 1
+
     if args.config_check:
         names = ", ".join(f"{t.name} ({t.region})" for t in config.targets)
         print(f"configuration OK: {len(config.targets)} target(s): {names}")
+        if args.web_config_file:
+            tls = "off" if web.tls is None else f"on, client auth {web.tls.client_auth_type}"
+            print(f"web configuration OK: TLS {tls}, basic auth users: {len(web.basic_auth_users)}")
         return 0
-    return serve(config, args, endpoint)
+    return serve(config, args, endpoint, web)
 
 
-def serve(config: Config, args: argparse.Namespace, endpoint: Any = None) -> int:
+def serve(
+    config: Config, args: argparse.Namespace, endpoint: Any = None, web: WebConfig | None = None
+) -> int:
     exporter = Exporter(config)
     extra = None
     if args.process_metrics:
@@ -170,9 +197,10 @@ def serve(config: Config, args: argparse.Namespace, endpoint: Any = None) -> int
         process_collector.ProcessCollector(registry=extra)
         platform_collector.PlatformCollector(registry=extra)
         gc_collector.GCCollector(registry=extra)
-    app = MetricsApp(exporter, args.telemetry_path, extra)
+    web = web or WebConfig()
+    app = secure_app(MetricsApp(exporter, args.telemetry_path, extra), web)
     try:
-        server = make_http_server(app, args.listen_address)
+        server = make_http_server(app, args.listen_address, web.ssl_context, web.peer_check())
     except OSError as error:
         log.error("cannot listen on %s: %s", args.listen_address, error.strerror or error)
         return 1
@@ -194,6 +222,17 @@ def serve(config: Config, args: argparse.Namespace, endpoint: Any = None) -> int
         port,
         len(config.targets),
     )
+    if web.tls is not None:
+        log.info(
+            "TLS on (%s to %s), client certificates: %s",
+            web.tls.min_version,
+            web.tls.max_version,
+            web.tls.client_auth_type,
+        )
+    if web.basic_auth_users:
+        log.info("basic auth on for %d user(s); /healthz stays open", len(web.basic_auth_users))
+        if web.tls is None:
+            log.warning("basic auth without TLS: passwords cross the network in clear text")
     try:
         server.serve_forever()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -129,20 +130,72 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def make_http_server(app: WsgiApp, address: str) -> WSGIServer:
-    """A threaded WSGI server on ``address``; IPv6 when the host is an IPv6 address."""
+class _Server(ThreadingWSGIServer):
+    """The threaded WSGI server; with ``ssl_context``, TLS.
+
+    Only the accept happens in the serving loop: the TLS handshake runs in the request's own
+    thread, with a timeout, so a client that connects and stays silent (or a port scanner) can
+    never hold up the others. prometheus-client's own TLS wraps the listening socket instead,
+    which shakes hands inside accept().
+    """
+
+    ssl_context: ssl.SSLContext | None = None
+    peer_check: Callable[[ssl.SSLSocket], bool] | None = None
+    handshake_timeout = 10.0
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.ssl_context is None:
+            return sock, address
+        try:
+            wrapped = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError:
+            sock.close()
+            raise
+        return wrapped, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(self.handshake_timeout)
+                request.do_handshake()
+                request.settimeout(None)
+            except (OSError, ValueError) as error:  # ssl.SSLError and timeouts are OSErrors
+                log.debug("TLS handshake with %s failed: %s", client_address[0], error)
+                return
+            if self.peer_check is not None and not self.peer_check(request):
+                log.debug("client certificate of %s not allowed", client_address[0])
+                return
+        super().finish_request(request, client_address)
+
+
+def make_http_server(
+    app: WsgiApp,
+    address: str,
+    ssl_context: ssl.SSLContext | None = None,
+    peer_check: Callable[[ssl.SSLSocket], bool] | None = None,
+) -> WSGIServer:
+    """A threaded WSGI server on ``address``; IPv6 when the host is an IPv6 address; TLS with
+    ``ssl_context``, ``peer_check`` then deciding on the client's certificate."""
     host, port = parse_listen_address(address)
-    server_class: type[WSGIServer] = ThreadingWSGIServer
+    server_class: type[_Server] = _Server
     if not host:
         host = "0.0.0.0"  # ":9798" means every IPv4 interface, like Go's net/http
     if ":" in host:
 
-        class _V6Server(ThreadingWSGIServer):
+        class _V6Server(_Server):
             address_family = socket.AF_INET6
 
         server_class = _V6Server
     server = make_server(host, port, app, server_class, handler_class=_LoggingHandler)
-    server.daemon_threads = True  # type: ignore[attr-defined]
+    assert isinstance(server, _Server)
+    server.daemon_threads = True
+    if ssl_context is not None:
+        server.ssl_context = ssl_context
+        server.peer_check = peer_check
+        server.base_environ["HTTPS"] = "on"  # wsgi.url_scheme is https
     return server
 
 
