@@ -261,7 +261,10 @@ def measure(kind: str, jobs: int, fake: FakeBackup, endpoint: str, args: argpars
     concurrency = kind == "exporter" or jobs <= args.naive_concurrency_max
 
     def fresh_worker() -> Worker:
-        fake.reset(generate_jobs(jobs, seed=args.seed), seed=args.seed)
+        fake.reset(
+            generate_jobs(jobs, seed=args.seed, cleanup_after_seconds=args.cleanup_hours * 3600),
+            seed=args.seed,
+        )
         return Worker(kind, endpoint, args.server_backlog)
 
     # Run 1: cold, warm scrapes, then warm concurrency; peak RSS at the end.
@@ -342,7 +345,8 @@ def tables(results: list[Figures], args: argparse.Namespace) -> str:
     by = {(f.kind, f.jobs): f for f in results}
     sizes = sorted({f.jobs for f in results})
     out = [
-        f"API requests and wall time per scrape, {args.latency * 1000:g} ms per AWS request; "
+        f"API requests and wall time per scrape, {args.latency * 1000:g} ms per AWS request, "
+        f"restore tests cleaned up {args.cleanup_hours:g} h after they complete; "
         f"cold = first scrape of a fresh process (median of {args.cold_runs}), "
         f"warm = later scrapes (median of {args.warm}).",
         "",
@@ -473,6 +477,10 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between scrapes")
     parser.add_argument("--new-jobs", type=int, default=3, help="jobs created between scrapes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cleanup-hours", type=float, default=1.0,
+                        help="hours from a restore test's completion to the clean-up of what "
+                        "it restored (its DeletionStatus); until then the job is not settled "
+                        "(default: %(default)s)")
     parser.add_argument("--naive-concurrency-max", type=int, default=1000,
                         help="largest size at which the naive exporter gets the concurrency "
                         "tests (default: %(default)s)")
@@ -491,6 +499,7 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     command = "python bench/scale.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
 
     def progress(text: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {text}", file=sys.stderr, flush=True)
@@ -516,7 +525,8 @@ def main() -> None:
         print("Consistency checks passed: every job exposed, both exporters expose the same "
               "series, the exporter's api_requests_total equals the requests the fake counted.")
     print(
-        f"\nCommand: `{command.strip()}` ({elapsed:.0f} s; {os.cpu_count()} CPUs, Python "
+        f"\nCommand: `{command.strip()}` ({elapsed:.0f} s; {os.cpu_count()} CPUs, load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after; Python "
         f"{platform.python_version()}, boto3 {version('boto3')}, prometheus-client "
         f"{version('prometheus-client')})"
     )
