@@ -14,9 +14,9 @@ and is placed before OpenMetrics' closing ``# EOF``.
 
 from __future__ import annotations
 
-import gzip
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
 from prometheus_client.core import CollectorRegistry, Metric
@@ -43,16 +43,19 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
     )
 
 
+Key = tuple[str, str, str, str]
+
+
 class JobTextCache:
-    """Rendered text of each job's series, per family, reused while the job is unchanged."""
+    """Rendered bytes of each job's series, per family, reused while the job is unchanged."""
 
     def __init__(self, message_max_length: int) -> None:
         self._message_max_length = message_max_length
-        self._cache: dict[tuple[str, str, str, str], tuple[RestoreJob, tuple[str, ...]]] = {}
+        self._cache: dict[Key, tuple[RestoreJob, tuple[bytes, ...]]] = {}
         self._lock = threading.Lock()
         self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
 
-    def _render_job(self, job: RestoreJob, now: float) -> tuple[str, ...]:
+    def _render_job(self, job: RestoreJob, now: float) -> tuple[bytes, ...]:
         lines: list[list[str]] = [[] for _ in JOB_FAMILIES]
         ident = _label_text(IDENTITY_LABELS, identity(job))
         for index, extra, value in job_samples(job, now, self._message_max_length):
@@ -61,14 +64,18 @@ class JobTextCache:
             if extra:
                 labels += "," + _label_text(family.extra_labels, extra)
             lines[index].append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
-        return tuple("".join(family_lines) for family_lines in lines)
+        return tuple("".join(family_lines).encode() for family_lines in lines)
 
-    def family_bodies(self, jobs: Iterable[RestoreJob], now: float) -> list[str]:
-        """One string per JOB_FAMILIES entry with the lines of every job, in job order."""
+    def family_chunks(self, jobs: Iterable[RestoreJob], now: float) -> list[list[bytes]]:
+        """Per JOB_FAMILIES entry, the cached bytes of every job's lines, in job order.
+
+        Chunks are shared with the cache, not copied: a scrape of 10,000 jobs allocates lists
+        of references, not a second copy of the text.
+        """
         with self._lock:
             old = self._cache
-        new: dict[tuple[str, str, str, str], tuple[RestoreJob, tuple[str, ...]]] = {}
-        parts: list[list[str]] = [[] for _ in JOB_FAMILIES]
+        new: dict[Key, tuple[RestoreJob, tuple[bytes, ...]]] = {}
+        parts: list[list[bytes]] = [[] for _ in JOB_FAMILIES]
         rendered = 0
         for job in jobs:
             key = identity(job)
@@ -85,7 +92,7 @@ class JobTextCache:
         with self._lock:
             self._cache = new  # jobs gone from the scrape leave the cache with it
             self.rendered_last = rendered
-        return ["".join(family_parts) for family_parts in parts]
+        return parts
 
 
 class _Families(Collector):
@@ -98,6 +105,12 @@ class _Families(Collector):
         return self._families
 
 
+_HEADERS = {
+    family.name: f"# HELP {family.name} {family.help}\n# TYPE {family.name} gauge\n".encode()
+    for family in JOB_FAMILIES
+}
+
+
 def render(
     cache: JobTextCache | None,
     jobs: Iterable[RestoreJob],
@@ -105,38 +118,63 @@ def render(
     now: float,
     accept: str | None,
     names: Sequence[str] | None = None,
-) -> tuple[bytes, str]:
-    """The response body and its Content-Type; per-job families only when ``cache`` is given.
+) -> tuple[list[bytes], str]:
+    """The response body as a list of chunks, and its Content-Type.
 
-    ``names`` restricts the output to those metric names, like prometheus-client's ``name[]``.
+    Per-job families only when ``cache`` is given; ``names`` restricts the output to those
+    metric names, like prometheus-client's ``name[]``.
     """
     encoder, content_type = choose_encoder(accept or "")
     wanted = set(names) if names else None
     if wanted is not None:  # like prometheus-client's name[]: by sample name (``x_total``)
         other_families = [
-            family for family in other_families
+            family
+            for family in other_families
             if family.name in wanted or any(sample.name in wanted for sample in family.samples)
         ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(other_families))
     tail = encoder(registry)
-    if cache is None:
-        return tail, content_type
-    if wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES):
-        return tail, content_type
-    head: list[str] = []
-    for family, body in zip(JOB_FAMILIES, cache.family_bodies(jobs, now), strict=True):
-        if wanted is not None and family.name not in wanted:
-            continue
-        head.append(f"# HELP {family.name} {family.help}\n# TYPE {family.name} gauge\n")
-        head.append(body)
-    body_bytes = "".join(head).encode("utf-8")
+    if cache is None or (
+        wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES)
+    ):
+        return [tail], content_type
+    chunks: list[bytes] = []
+    for family, parts in zip(JOB_FAMILIES, cache.family_chunks(jobs, now), strict=True):
+        if wanted is None or family.name in wanted:
+            chunks.append(_HEADERS[family.name])
+            chunks.extend(parts)
     if tail.endswith(_EOF):  # OpenMetrics: one # EOF, at the very end
-        return tail[: -len(_EOF)] + body_bytes + _EOF, content_type
-    return body_bytes + tail, content_type
+        return [*chunks, tail[: -len(_EOF)], _EOF], content_type
+    return [*chunks, tail], content_type
 
 
-def maybe_gzip(body: bytes, accept_encoding: str | None) -> tuple[bytes, list[tuple[str, str]]]:
+def coalesce(chunks: Iterable[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    """Join small chunks into pieces of about ``size`` bytes, one piece at a time, so a socket
+    gets a few large writes while no more than one piece is ever copied at once."""
+    pending: list[bytes] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def maybe_gzip(
+    chunks: list[bytes], accept_encoding: str | None
+) -> tuple[Iterable[bytes], int, list[tuple[str, str]]]:
+    """The body to send, its length and extra headers; gzip only when the client accepts it.
+
+    Compression runs over the chunks as a stream: only the compressed body (about a tenth of the
+    text) is held, never a whole uncompressed copy.
+    """
     if accept_encoding and gzip_accepted(accept_encoding):
-        return gzip.compress(body, compresslevel=_GZIP_LEVEL), [("Content-Encoding", "gzip")]
-    return body, []
+        compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        compressed = [compressor.compress(piece) for piece in coalesce(chunks)]
+        compressed.append(compressor.flush())
+        return compressed, sum(map(len, compressed)), [("Content-Encoding", "gzip")]
+    return coalesce(chunks), sum(map(len, chunks)), []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Response = tuple[str, list[tuple[str, str]], Iterable[bytes], int]  # status, headers, body, length
 
 
 class MetricsApp:
@@ -56,18 +57,18 @@ class MetricsApp:
                 [("Allow", "OPTIONS, GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
             )
             return [f"405 method not allowed: {method}\n".encode()]
-        status, headers, body = handler(environ)
-        headers.append(("Content-Length", str(len(body))))
+        status, headers, body, length = handler(environ)
+        headers.append(("Content-Length", str(length)))
         start_response(status, headers)
-        return [b""] if method == "HEAD" else [body]
+        return [b""] if method == "HEAD" else body
 
-    def _metrics(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _metrics(self, environ: dict[str, Any]) -> Response:
         names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
         scrape = self.exporter.scrape()
         families = non_job_families(scrape)
         if self.extra_registry is not None:
             families.extend(self.extra_registry.collect())
-        body, content_type = render(
+        chunks, content_type = render(
             self._cache,
             scrape.exposed_jobs(),
             families,
@@ -75,14 +76,14 @@ class MetricsApp:
             environ.get("HTTP_ACCEPT"),
             names,
         )
-        body, encoding = maybe_gzip(body, environ.get("HTTP_ACCEPT_ENCODING"))
-        return "200 OK", [("Content-Type", content_type), *encoding], body
+        body, length, encoding = maybe_gzip(chunks, environ.get("HTTP_ACCEPT_ENCODING"))
+        return "200 OK", [("Content-Type", content_type), *encoding], body, length
 
-    def _healthz(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _healthz(self, environ: dict[str, Any]) -> Response:
         del environ
-        return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], b"ok\n"
+        return "200 OK", [("Content-Type", "text/plain; charset=utf-8")], [b"ok\n"], 3
 
-    def _landing(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _landing(self, environ: dict[str, Any]) -> Response:
         del environ
         rows = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
@@ -103,7 +104,8 @@ class MetricsApp:
 <table><tr><th>Name</th><th>Region</th><th>Role</th><th>Discovery</th></tr>{rows}</table>
 </body></html>
 """
-        return "200 OK", [("Content-Type", "text/html; charset=utf-8")], page.encode()
+        body = page.encode()
+        return "200 OK", [("Content-Type", "text/html; charset=utf-8")], [body], len(body)
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
@@ -139,6 +141,9 @@ class _Server(ThreadingWSGIServer):
     which shakes hands inside accept().
     """
 
+    # socketserver's default backlog of 5 drops connections when Prometheus replicas and people
+    # scrape at once; the dropped ones retry a second later and start a sync of their own.
+    request_queue_size = 128
     ssl_context: ssl.SSLContext | None = None
     peer_check: Callable[[ssl.SSLSocket], bool] | None = None
     handshake_timeout = 10.0

@@ -10,7 +10,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import JobTextCache, maybe_gzip, render
+from exporter.exposition import JobTextCache, maybe_gzip
+from exporter.exposition import render as render_chunks
 from exporter.metrics import build_info_family, job_metric_families
 from exporter.model import RestoreJob
 
@@ -30,6 +31,12 @@ IDENT = 'account_id="111122223333",region="us-east-1",restore_job_id="job-1",res
 EXPECTED_ONE_JOB = (Path(__file__).parent / "fixtures" / "exposition" / "one-running-job.prom")
 
 HOSTILE = 'quote " backslash \\ newline \n tab \t unicode ✓ Ω 🚀 end'
+
+
+def render(*args, **kwargs):
+    """The body as one bytes object, for assertions on the whole text."""
+    chunks, content_type = render_chunks(*args, **kwargs)
+    return b"".join(chunks), content_type
 
 
 def _job(**overrides):
@@ -156,6 +163,18 @@ def test_name_filter_selects_families():
                          [("gzip", True), ("gzip, deflate, br", True), ("identity", False),
                           (None, False)])
 def test_gzip_only_when_accepted(accept_encoding, zipped):
-    body, headers = maybe_gzip(b"x" * 1000, accept_encoding)
+    chunks = [b"line %d\n" % i for i in range(100_000)]  # many small chunks, as from the cache
+    pieces, length, headers = maybe_gzip(chunks, accept_encoding)
+    body = b"".join(pieces)
+    assert len(body) == length
     assert (("Content-Encoding", "gzip") in headers) is zipped
-    assert (gzip.decompress(body) if zipped else body) == b"x" * 1000
+    assert (gzip.decompress(body) if zipped else body) == b"".join(chunks)
+
+
+def test_a_large_body_is_sent_in_a_few_large_pieces():
+    chunks = [b"x" * 100] * 50_000  # 5 MB in 100-byte chunks
+    pieces, length, _ = maybe_gzip(chunks, None)
+    pieces = list(pieces)
+    assert length == 5_000_000
+    assert b"".join(pieces) == b"x" * 5_000_000
+    assert len(pieces) < 30  # not 50,000 socket writes
