@@ -1,0 +1,468 @@
+"""End to end with a real Prometheus: the exporter in --demo mode, scraped every second by a
+Prometheus on loopback that loads the project's rule file itself (deploy/prometheus/alerts.yaml,
+unchanged: no `for` shortened). Through Prometheus's HTTP API: the target is up, every rule
+evaluates without error, the per-job series hold the demo's values, the demo's stable FAILED
+restore fires AwsBackupRestoreJobFailed once its `for: 1m` has passed, the other seeded unhealthy
+jobs fire their alerts, no alert (not even pending, at any evaluation) names a healthy job, and
+every PromQL expression of the Grafana dashboard runs and returns data.
+
+The demo (exporter/demo/scenario.py) seeds the same jobs in us-east-1 and eu-west-1 and moves
+them every 5 s; its IDs come from there. Every wait polls the API with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from exporter.demo.scenario import (
+    OLD_COMPLETED_JOB_ID,
+    SEED_JOBS,
+    STABLE_FAILED_JOB_ID,
+    UNKNOWN_JOB_ID,
+    restore_testing_plan_arn,
+)
+from tests.conftest import require_tool
+from tests.tools import REPO, RULE_FILE, concrete, dashboard_queries, variable_selectors
+
+pytestmark = pytest.mark.slow
+
+DEMO_ACCOUNT = "123456789012"
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+SCRAPE_JOB = "aws-backup-restore-exporter"
+
+# Seeded jobs that are healthy for the whole test: running within their estimate (they finish
+# before three quarters of it), pending, completed, validating, validated, cleaned up.
+HEALTHY_SEEDED = {
+    "demo-ebs-pending",
+    "demo-rds-running",
+    "demo-efs-running",
+    "demo-s3-completed",
+    OLD_COMPLETED_JOB_ID,
+    "demo-aurora-parent",
+    "demo-aurora-child",
+    "demo-test-ebs-running",
+    "demo-test-efs-validating",
+    "demo-test-s3-deleting",
+    "demo-test-dynamodb-done",
+}
+# Seeded jobs that are not, and the alerts each must fire in every region.
+UNHEALTHY_SEEDED = {
+    ("AwsBackupRestoreJobFailed", STABLE_FAILED_JOB_ID),
+    ("AwsBackupRestoreJobAborted", "demo-ebs-aborted"),
+    ("AwsBackupRestoreTestValidationFailed", "demo-test-rds-timed-out"),
+    ("AwsBackupRestoreTestValidationFailed", "demo-test-aurora-validation-failed"),
+    ("AwsBackupRestoreTestCleanupFailed", "demo-test-aurora-validation-failed"),
+}
+FIRING_TIMEOUT = 150.0  # first sample after ~6 s, then `for: 1m`, on a busy 2-core machine
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    exporter: subprocess.Popen[bytes]
+    exporter_url: str
+    exporter_log: Path
+    prometheus: subprocess.Popen[bytes]
+    prometheus_url: str
+    prometheus_log: Path
+
+    def check_alive(self) -> None:
+        for name, process, log in (
+            ("exporter", self.exporter, self.exporter_log),
+            ("prometheus", self.prometheus, self.prometheus_log),
+        ):
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                pytest.fail(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET /api/v1/<path> and return its data; fails on an API error."""
+        url = f"{self.prometheus_url}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as error:
+            body = json.load(error)
+        assert body["status"] == "success", f"{path} {params}: {body}"
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        data = self.api("query", query=expr)
+        assert data["resultType"] == "vector", f"{expr}: {data['resultType']}"
+        return data["result"]
+
+    def eventually(self, check: Callable[[], T], timeout: float, what: str) -> T:
+        """Call ``check`` until it stops failing an assertion; fail with its last message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                return check()
+            except AssertionError as error:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"after {timeout:.0f}s, still not {what}: {error}")
+            time.sleep(0.5)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{url}: process exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prometheus_binary = require_tool("prometheus")
+    work = tmp_path_factory.mktemp("prometheus-e2e")
+    exporter_port, prometheus_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    env.pop("AWS_PROFILE", None)
+    exporter_log = work / "exporter.log"
+    with exporter_log.open("wb") as log:
+        exporter = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--demo",
+                "--web.listen-address",
+                f"127.0.0.1:{exporter_port}",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    prometheus = None
+    try:
+        exporter_url = f"http://127.0.0.1:{exporter_port}"
+        _wait_http(f"{exporter_url}/healthz", exporter, exporter_log, timeout=60)
+        config = {
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
+            "rule_files": [str(RULE_FILE)],
+            "scrape_configs": [
+                {
+                    "job_name": SCRAPE_JOB,
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                }
+            ],
+        }
+        config_file = work / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        prometheus_log = work / "prometheus.log"
+        with prometheus_log.open("wb") as log:
+            prometheus = subprocess.Popen(
+                [
+                    prometheus_binary,
+                    f"--config.file={config_file}",
+                    f"--storage.tsdb.path={work / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                ],
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+        _wait_http(f"{prometheus_url}/-/ready", prometheus, prometheus_log, timeout=60)
+        yield Stack(
+            exporter, exporter_url, exporter_log, prometheus, prometheus_url, prometheus_log
+        )
+    finally:
+        if prometheus is not None:
+            _stop(prometheus)
+        _stop(exporter)
+
+
+# ---- scraping and rules ----------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_the_demo_exporter_and_every_target_is_up(stack):
+    def scraped() -> None:
+        targets = stack.api("targets")["activeTargets"]
+        assert [t["health"] for t in targets] == ["up"], targets
+        assert [s["value"][1] for s in stack.query(f'up{{job="{SCRAPE_JOB}"}}')] == ["1"]
+        up = {
+            s["metric"]["target"]: s["value"][1]
+            for s in stack.query("aws_backup_restore_exporter_target_up")
+        }
+        assert up == {f"demo-{region}": "1" for region in DEMO_REGIONS}
+
+    stack.eventually(scraped, 30, "scraped")
+
+
+def test_prometheus_loads_every_rule_of_the_file_and_evaluates_each_without_error(stack):
+    groups = yaml.safe_load(RULE_FILE.read_text())["groups"]
+    expected = {group["name"]: len(group["rules"]) for group in groups}
+
+    def evaluated() -> None:
+        loaded = stack.api("rules")["groups"]
+        assert {group["name"]: len(group["rules"]) for group in loaded} == expected
+        for group in loaded:
+            for rule in group["rules"]:
+                assert rule["health"] == "ok", f"{rule['name']}: {rule.get('lastError')}"
+                assert not rule["lastEvaluation"].startswith("0001-"), f"{rule['name']} not run"
+
+    stack.eventually(evaluated, 30, "every rule evaluated")
+
+
+# ---- the demo's values -----------------------------------------------------------------------
+
+
+def _one(stack: Stack, expr: str) -> dict[str, Any]:
+    result = stack.query(expr)
+    assert len(result) == 1, f"{expr}: {result}"
+    return result[0]
+
+
+@pytest.mark.parametrize("region", DEMO_REGIONS)
+def test_per_job_series_hold_the_demo_values(stack, region):
+    ids = f'account_id="{DEMO_ACCOUNT}", region="{region}"'
+
+    def demo_values() -> None:
+        failed = _one(
+            stack,
+            f'aws_backup_restore_job_status{{{ids}, restore_job_id="{STABLE_FAILED_JOB_ID}", '
+            'status="FAILED"}',
+        )
+        assert failed["value"][1] == "1"
+        assert failed["metric"]["resource_type"] == "RDS"
+        assert failed["metric"]["job"] == SCRAPE_JOB
+        message = _one(
+            stack,
+            "aws_backup_restore_job_message_info"
+            f'{{{ids}, restore_job_id="{STABLE_FAILED_JOB_ID}"}}',
+        )
+        assert "is not authorized to perform" in message["metric"]["status_message"]
+        # Every seeded job is there, with its status as seeded (or moved on, for active ones).
+        seeded = {job_id for job_id, *_ in SEED_JOBS}
+        present = {
+            s["metric"]["restore_job_id"]
+            for s in stack.query(f"aws_backup_restore_job_info{{{ids}}}")
+        }
+        assert seeded <= present
+        plan = _one(
+            stack,
+            f'aws_backup_restore_job_info{{{ids}, restore_job_id="demo-test-dynamodb-done"}}',
+        )
+        assert plan["metric"]["restore_testing_plan_arn"] == restore_testing_plan_arn(
+            DEMO_ACCOUNT, region
+        )
+        timed_out = _one(
+            stack,
+            "aws_backup_restore_job_validation_status"
+            f'{{{ids}, restore_job_id="demo-test-rds-timed-out", validation_status="TIMED_OUT"}}',
+        )
+        assert timed_out["value"][1] == "1"
+        cleanup = _one(
+            stack,
+            "aws_backup_restore_job_deletion_status{"
+            f'{ids}, restore_job_id="demo-test-aurora-validation-failed", '
+            'deletion_status="FAILED"}',
+        )
+        assert cleanup["value"][1] == "1"
+        # Seeded with ExpectedCompletionTimeMinutes 12, and 37.5 % done, moving on every tick.
+        expected = _one(
+            stack,
+            "aws_backup_restore_job_expected_duration_seconds"
+            f'{{{ids}, restore_job_id="demo-rds-running"}}',
+        )
+        assert expected["value"][1] == "720"
+        progress = _one(
+            stack,
+            f'aws_backup_restore_job_progress_ratio{{{ids}, restore_job_id="demo-rds-running"}}',
+        )
+        assert 0.375 <= float(progress["value"][1]) <= 1
+        # The aggregate counts the stable FAILED job among the window's RDS jobs.
+        rds_failed = _one(
+            stack, f'aws_backup_restore_jobs{{{ids}, resource_type="RDS", status="FAILED"}}'
+        )
+        assert float(rds_failed["value"][1]) >= 1
+        lookup = _one(
+            stack,
+            "aws_backup_restore_exporter_restore_job_lookup_errors"
+            f'{{target="demo-{region}", restore_job_id="{UNKNOWN_JOB_ID}"}}',
+        )
+        assert lookup["metric"]["reason"] == "not_found"
+
+    stack.eventually(demo_values, 30, f"the demo's values in {region}")
+
+
+# ---- the dashboard -------------------------------------------------------------------------
+
+
+def test_every_dashboard_expression_returns_data(stack):
+    """All of them, with the variables at "All" (.*) and $__rate_interval at 1m: the demo
+    has data for every panel, including the recording rules and the rate of API requests."""
+    queries = {str(query): concrete(query.expr) for query in dashboard_queries()}
+    for name, (selector, _) in variable_selectors().items():
+        queries[f"variable {name}"] = concrete(selector)
+
+    def all_have_data() -> None:
+        empty = [name for name, expr in queries.items() if not stack.query(expr)]
+        assert not empty, "no data for:\n" + "\n".join(empty)
+
+    stack.eventually(all_have_data, 60, "data for every dashboard query")
+
+
+def test_every_dashboard_expression_runs_with_one_account_region_and_resource_type(stack):
+    """Variables set to one demo value each, as a user would pick them: every query is accepted
+    (some legitimately have nothing for one resource type, e.g. no RDS job RUNNING)."""
+    values = {"account": DEMO_ACCOUNT, "region": "eu-west-1", "resource_type": "RDS"}
+    for query in dashboard_queries():
+        stack.query(concrete(query.expr, values))
+    failed = stack.query(
+        concrete(
+            'sum(aws_backup_restore_jobs{status="FAILED", account_id=~"$account", '
+            'region=~"$region", resource_type=~"$resource_type"})',
+            values,
+        )
+    )
+    assert float(failed[0]["value"][1]) >= 1
+
+
+# ---- alerts --------------------------------------------------------------------------------
+
+
+def _alerts(stack: Stack) -> list[dict[str, Any]]:
+    return stack.api("alerts")["alerts"]
+
+
+def test_demo_failed_restore_fires_the_failed_restore_alert(stack):
+    def firing() -> list[dict[str, Any]]:
+        alerts = [
+            alert
+            for alert in _alerts(stack)
+            if alert["labels"]["alertname"] == "AwsBackupRestoreJobFailed"
+            and alert["labels"].get("restore_job_id") == STABLE_FAILED_JOB_ID
+            and alert["state"] == "firing"
+        ]
+        assert sorted(alert["labels"]["region"] for alert in alerts) == sorted(DEMO_REGIONS)
+        return alerts
+
+    for alert in stack.eventually(firing, FIRING_TIMEOUT, "firing AwsBackupRestoreJobFailed"):
+        labels, annotations = alert["labels"], alert["annotations"]
+        assert labels["severity"] == "critical"
+        assert labels["account_id"] == DEMO_ACCOUNT
+        assert labels["resource_type"] == "RDS"
+        assert "is not authorized to perform" in labels["status_message"]
+        assert annotations["description"].startswith(
+            f"Restore job {STABLE_FAILED_JOB_ID} (RDS) in account {DEMO_ACCOUNT}, "
+            f"region {labels['region']} failed: IAM role"
+        )
+        assert annotations["runbook_url"].endswith("/docs/runbooks.md#awsbackuprestorejobfailed")
+
+
+def test_other_seeded_unhealthy_jobs_fire_their_alerts(stack):
+    def firing() -> None:
+        fired = {
+            (alert["labels"]["alertname"], alert["labels"].get("restore_job_id"), region)
+            for alert in _alerts(stack)
+            if alert["state"] == "firing"
+            for region in [alert["labels"].get("region")]
+        }
+        wanted = {(name, job, region) for name, job in UNHEALTHY_SEEDED for region in DEMO_REGIONS}
+        assert wanted <= fired, f"missing: {sorted(wanted - fired)}"
+
+    stack.eventually(firing, FIRING_TIMEOUT, "firing the seeded jobs' alerts")
+
+
+def _unhealthy_job_ids(stack: Stack) -> set[tuple[str, str]]:
+    """(region, job ID) of every job whose state justifies a per-job alert, from its series."""
+    exprs = (
+        'aws_backup_restore_job_status{status=~"FAILED|ABORTED"} == 1',
+        'aws_backup_restore_job_validation_status{validation_status=~"FAILED|TIMED_OUT"} == 1',
+        'aws_backup_restore_job_deletion_status{deletion_status="FAILED"} == 1',
+    )
+    return {
+        (sample["metric"]["region"], sample["metric"]["restore_job_id"])
+        for expr in exprs
+        for sample in stack.query(expr)
+    }
+
+
+def test_no_alert_ever_names_a_healthy_job_and_no_other_alert_fires(stack):
+    """Runs after the alert tests: by then Prometheus has evaluated the rules every second for
+    over a minute. ALERTS over the whole run holds every pending or firing alert there was."""
+
+    def failed_alert_firing() -> None:
+        assert stack.query('ALERTS{alertname="AwsBackupRestoreJobFailed", alertstate="firing"}')
+
+    stack.eventually(failed_alert_firing, FIRING_TIMEOUT, "firing AwsBackupRestoreJobFailed")
+    ever = stack.query(
+        "max by (alertname, alertstate, region, restore_job_id) (max_over_time(ALERTS[1h]))"
+    )
+    unhealthy = _unhealthy_job_ids(stack)  # after ALERTS: failures are final, so no race
+    per_job = [s["metric"] for s in ever if "restore_job_id" in s["metric"]]
+    others = {
+        (s["metric"]["alertname"], s["metric"]["alertstate"])
+        for s in ever
+        if "restore_job_id" not in s["metric"]
+    }
+    for labels in per_job:
+        if labels["alertname"] == "AwsBackupRestoreExporterJobLookupFailed":
+            assert labels["restore_job_id"] == UNKNOWN_JOB_ID
+            continue
+        job = (labels["region"], labels["restore_job_id"])
+        assert labels["restore_job_id"] not in HEALTHY_SEEDED, labels
+        assert job in unhealthy, f"{labels['alertname']} for a healthy job: {labels}"
+    # Plans have successful validations; targets are up; nothing is throttled: none of the
+    # alerts without a job ID may have been pending even once. Except one: Prometheus evaluates
+    # the rules from its start, some seconds before its first scrape, so the exporter's absence
+    # was true (pending) then; it must never have fired, and be over now.
+    assert others <= {("AwsBackupRestoreExporterAbsent", "pending")}, others
+    assert not stack.query('ALERTS{alertname="AwsBackupRestoreExporterAbsent"}')
+    assert {(m["alertname"], m["restore_job_id"]) for m in per_job} >= UNHEALTHY_SEEDED
