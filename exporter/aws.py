@@ -243,10 +243,12 @@ def make_client(
     session = make_session(target, sts_endpoint_url=target.sts_endpoint_url)
     config = BotocoreConfig(
         region_name=target.region,
-        retries={"mode": aws.retry_mode, "max_attempts": aws.max_attempts},
+        # total_max_attempts counts the first try, as documented; botocore's max_attempts
+        # would count retries only and send one request more than configured.
+        retries={"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts},
         connect_timeout=aws.connect_timeout_seconds,
         read_timeout=aws.read_timeout_seconds,
-        max_pool_connections=rate_limit.describe_concurrency + 4,
+        max_pool_connections=rate_limit.describe_concurrency + rate_limit.list_concurrency,
         user_agent_extra=f"aws-backup-restore-exporter/{__version__}",
     )
     client = session.client("backup", config=config, endpoint_url=target.endpoint_url)

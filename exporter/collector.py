@@ -104,6 +104,7 @@ class Exporter:
                 config.metrics,
                 self._executor,
                 describe_concurrency=config.rate_limit.describe_concurrency,
+                list_concurrency=config.rate_limit.list_concurrency,
                 clock=clock,
             )
             self._targets.append(_Target(syncer, stats))

@@ -92,6 +92,7 @@ class RateLimitConfig:
     list_per_second: float = 15.0
     total_per_second: float = 40.0
     describe_concurrency: int = 4
+    list_concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,7 @@ def parse_config(data: Any) -> Config:
         list_per_second=limits.get("list_per_second", _number(0.1, 1000), 15.0),
         total_per_second=limits.get("total_per_second", _number(0.1, 1000), 40.0),
         describe_concurrency=limits.get("describe_concurrency", _number(1, 64, integer=True), 4),
+        list_concurrency=limits.get("list_concurrency", _number(1, 16, integer=True), 4),
     )
     limits.finish()
 

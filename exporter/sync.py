@@ -72,6 +72,7 @@ class TargetSyncer:
         metrics: MetricsConfig,
         executor: ThreadPoolExecutor,
         describe_concurrency: int = 4,
+        list_concurrency: int = 4,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.target = target
@@ -80,6 +81,7 @@ class TargetSyncer:
         self._metrics_config = metrics
         self._executor = executor
         self._describe_concurrency = describe_concurrency
+        self._list_concurrency = list_concurrency
         self._clock = clock
         self._lock = threading.Lock()
         self._inflight: Future[None] | None = None
@@ -184,9 +186,7 @@ class TargetSyncer:
         failure: BaseException | None = None
         try:
             if self.target.discovery.enabled:
-                for query in self.plan_queries(started, full, known, watermark):
-                    for page in self.api.list_restore_jobs(**query):
-                        self._absorb(page, fetched)
+                self._list(self.plan_queries(started, full, known, watermark), fetched)
             wanted = self.describe_candidates(fetched, known, old_errors, full)
             failure = self._describe(wanted, fetched, lookup_errors)
         except Exception as error:  # any AWS or network failure: report, keep serving
@@ -200,35 +200,86 @@ class TargetSyncer:
         known: Mapping[str, RestoreJob],
         watermark: float | None,
     ) -> list[dict[str, Any]]:
-        """The ListRestoreJobs queries that cover everything that can have changed."""
+        """The ListRestoreJobs queries that cover everything that can have changed.
+
+        Full: every job created in the window, plus PENDING/RUNNING jobs older than it.
+        Incremental: jobs created or completed since the last sync (less the margin), every
+        PENDING and RUNNING job, and, per restore testing plan, completed restore tests whose
+        validation or clean-up was still going on before that. The last query is per plan and
+        COMPLETED-only because a clean-up can take days (up to the plan's validation window):
+        widening the general completion query to the oldest such job would re-list every job
+        completed since then on every sync.
+        """
         discovery = self.target.discovery
         statuses: list[str | None] = list(discovery.statuses) or [None]
         margin = self._sync_config.completion_margin_seconds
         window_start = now - discovery.lookback_seconds
+        incremental = not full and watermark is not None
+        since = max(window_start, watermark - margin) if watermark is not None else window_start
+        complete_since = since
+        unsettled_by_plan: dict[str, float] = {}
+        if incremental:
+            for job in known.values():
+                stamp = job.completion_timestamp
+                if job.is_settled or stamp is None or stamp - margin >= since:
+                    continue
+                if job.restore_testing_plan_arn:
+                    plan = job.restore_testing_plan_arn
+                    unsettled_by_plan[plan] = min(unsettled_by_plan.get(plan, stamp), stamp)
+                else:  # not a restore test, yet still changing: rare; widen the general query
+                    complete_since = min(complete_since, stamp - margin)
         queries: list[dict[str, Any]] = []
         for base in self._base_filters():
-            if full or watermark is None:
+            if not incremental:
                 for status in statuses:
                     queries.append(_query(base, status, ByCreatedAfter=window_start))
             else:
-                since = max(window_start, watermark - margin)
-                unsettled = [
-                    job.completion_timestamp
-                    for job in known.values()
-                    if not job.is_settled and job.completion_timestamp is not None
-                ]
-                complete_since = min([since, *(stamp - margin for stamp in unsettled)])
                 for status in statuses:
                     queries.append(_query(base, status, ByCreatedAfter=since))
                     if status is None or status in FINAL_STATUSES:
                         queries.append(_query(base, status, ByCompleteAfter=complete_since))
+                for plan, oldest in sorted(unsettled_by_plan.items()):
+                    if base.get("ByRestoreTestingPlanArn", plan) == plan:
+                        queries.append(
+                            _query(
+                                {**base, "ByRestoreTestingPlanArn": plan},
+                                "COMPLETED",
+                                ByCompleteAfter=oldest - margin,
+                            )
+                        )
             for status in ("RUNNING", "PENDING"):
                 if discovery.statuses and status not in discovery.statuses:
                     continue
                 # In a full sync the window query already has the recent ones.
-                extra = {"ByCreatedBefore": window_start} if full or watermark is None else {}
+                extra = {} if incremental else {"ByCreatedBefore": window_start}
                 queries.append(_query(base, status, **extra))
         return queries
+
+    def _list(self, queries: list[dict[str, Any]], fetched: dict[str, RestoreJob]) -> None:
+        """Run the list queries side by side (the rate limiter still paces them), so a sync
+        costs about one request's latency rather than the sum; each page is parsed as it
+        arrives, so no more than a few raw pages are ever held. After a failure no further
+        request is started: the sync has failed, and more calls would only spend quota."""
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def run(query: dict[str, Any]) -> None:
+            if failed.is_set():
+                return
+            try:
+                for page in self.api.list_restore_jobs(**query):
+                    with lock:
+                        self._absorb(page, fetched)
+                    if failed.is_set():
+                        return
+            except Exception:
+                failed.set()
+                raise
+
+        workers = max(1, min(self._list_concurrency, len(queries)))
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"list-{self.target.name}") as pool:
+            for future in [pool.submit(run, query) for query in queries]:
+                future.result()  # raises the first failure
 
     def _base_filters(self) -> list[dict[str, Any]]:
         """One filter set per combination: the API takes one value per filter and call."""

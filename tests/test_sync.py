@@ -448,3 +448,48 @@ def test_full_resync_runs_on_its_interval(make_exporter, clock):
     list(registry.collect())
     runs = exporter.syncers[0].stats.runs
     assert runs == {("full", "success"): 2, ("incremental", "success"): 1}
+
+
+def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_everything(
+    make_exporter, clock
+):
+    for i in range(20):  # ordinary restores that finished hours ago: never to be listed again
+        put_job(Status="COMPLETED", CreationDate=clock.now - 7200 - i,
+                CompletionDate=clock.now - 7000 - i)
+    cleanup = put_job(Status="COMPLETED", ResourceType="RDS", CreationDate=clock.now - 7300,
+                      CompletionDate=clock.now - 7100, CreatedBy={"RestoreTestingPlanArn": PLAN},
+                      ValidationStatus="SUCCESSFUL", DeletionStatus="DELETING")
+    exporter = make_exporter(clock=clock)
+    exporter.scrape()
+    sent = []
+    exporter.syncers[0].api.client.meta.events.register(
+        "before-parameter-build.backup.ListRestoreJobs",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    clock.advance(60)
+    update_job(cleanup, DeletionStatus="SUCCESSFUL")
+    scrape = exporter.scrape()
+    assert scrape.snapshots[0].jobs[cleanup].deletion_status == "SUCCESSFUL"
+    per_plan = [q for q in sent if q.get("ByRestoreTestingPlanArn") == PLAN]
+    assert len(per_plan) == 1
+    assert per_plan[0]["ByStatus"] == "COMPLETED"
+    general = [q for q in sent if "ByCompleteAfter" in q and "ByRestoreTestingPlanArn" not in q]
+    # the general completion query still starts at the last sync (less the margin), not 2 h ago
+    assert [q["ByCompleteAfter"] for q in general] == [clock.now - 60 - 300]
+    assert len(sent) == 5  # created, completed, per plan, RUNNING, PENDING
+
+
+def test_max_attempts_counts_the_first_try(make_exporter, moto):
+    from tests.faulty_proxy import THROTTLED, FaultyProxy
+
+    proxy = FaultyProxy(moto)
+    proxy.default = THROTTLED
+    try:
+        exporter = make_exporter(
+            {"targets": [{"name": "main", "region": "us-east-1", "endpoint_url": proxy.url}],
+             "aws": {"max_attempts": 3}, "rate_limit": {"list_concurrency": 1}})
+        exporter.scrape()
+    finally:
+        proxy.close()
+    assert exporter.api_requests("ListRestoreJobs", "throttled") == 3
+    assert proxy.requests == 3
