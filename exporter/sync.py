@@ -94,6 +94,7 @@ class TargetSyncer:
         self._last_full: float | None = None
         self._last_success_end: float | None = None
         self._completed_once = False
+        self._plan_checked: dict[str, float] = {}  # restore testing plan -> last follow-up
         self.stats = SyncStats()
 
     # -- scheduling --------------------------------------------------------------------------
@@ -184,14 +185,16 @@ class TargetSyncer:
         fetched: dict[str, RestoreJob] = {}
         lookup_errors: dict[str, str] = {}
         failure: BaseException | None = None
+        followed_plan: str | None = None
         try:
             if self.target.discovery.enabled:
-                self._list(self.plan_queries(started, full, known, watermark), fetched)
+                queries, followed_plan = self.plan_queries(started, full, known, watermark)
+                self._list(queries, fetched)
             wanted = self.describe_candidates(fetched, known, old_errors, full)
             failure = self._describe(wanted, fetched, lookup_errors)
         except Exception as error:  # any AWS or network failure: report, keep serving
             failure = error
-        self._merge(started, full, fetched, lookup_errors, old_errors, failure)
+        self._merge(started, full, fetched, lookup_errors, old_errors, failure, followed_plan)
 
     def plan_queries(
         self,
@@ -199,15 +202,17 @@ class TargetSyncer:
         full: bool,
         known: Mapping[str, RestoreJob],
         watermark: float | None,
-    ) -> list[dict[str, Any]]:
-        """The ListRestoreJobs queries that cover everything that can have changed.
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The ListRestoreJobs queries that cover everything that can have changed, and the
+        restore testing plan those queries follow up (see below), if any.
 
         Full: every job created in the window, plus PENDING/RUNNING jobs older than it.
-        Incremental: jobs created or completed since the last sync (less the margin), every
-        PENDING and RUNNING job, and, per restore testing plan, completed restore tests whose
-        validation or clean-up was still going on before that. The last query is per plan and
-        COMPLETED-only because a clean-up can take days (up to the plan's validation window):
-        widening the general completion query to the oldest such job would re-list every job
+        Incremental: jobs created or completed since the last sync (less the margin), and every
+        PENDING and RUNNING job. Restore tests that completed before that but whose validation
+        or clean-up is still going on are followed up with one more query per sync, for one
+        plan at a time (the one checked longest ago): COMPLETED jobs of that plan completed
+        since its oldest such test. A clean-up can take days (up to the plan's validation
+        window), so widening the general completion query instead would re-list every job
         completed since then on every sync.
         """
         discovery = self.target.discovery
@@ -238,22 +243,26 @@ class TargetSyncer:
                     queries.append(_query(base, status, ByCreatedAfter=since))
                     if status is None or status in FINAL_STATUSES:
                         queries.append(_query(base, status, ByCompleteAfter=complete_since))
-                for plan, oldest in sorted(unsettled_by_plan.items()):
-                    if base.get("ByRestoreTestingPlanArn", plan) == plan:
-                        queries.append(
-                            _query(
-                                {**base, "ByRestoreTestingPlanArn": plan},
-                                "COMPLETED",
-                                ByCompleteAfter=oldest - margin,
-                            )
-                        )
             for status in ("RUNNING", "PENDING"):
                 if discovery.statuses and status not in discovery.statuses:
                     continue
                 # In a full sync the window query already has the recent ones.
                 extra = {} if incremental else {"ByCreatedBefore": window_start}
                 queries.append(_query(base, status, **extra))
-        return queries
+        followed = None
+        if unsettled_by_plan:
+            with self._lock:
+                checked = dict(self._plan_checked)
+            followed = min(unsettled_by_plan, key=lambda plan: (checked.get(plan, 0.0), plan))
+            account = {"ByAccountId": discovery.account_id} if discovery.account_id else {}
+            queries.append(
+                _query(
+                    {**account, "ByRestoreTestingPlanArn": followed},
+                    "COMPLETED",
+                    ByCompleteAfter=unsettled_by_plan[followed] - margin,
+                )
+            )
+        return queries, followed
 
     def _list(self, queries: list[dict[str, Any]], fetched: dict[str, RestoreJob]) -> None:
         """Run the list queries side by side (the rate limiter still paces them), so a sync
@@ -386,6 +395,7 @@ class TargetSyncer:
         lookup_errors: Mapping[str, str],
         old_errors: Mapping[str, str],
         failure: BaseException | None,
+        followed_plan: str | None = None,
     ) -> None:
         """Fold a sync's results into the job table, expire the window, update health."""
         now = self._clock()
@@ -416,6 +426,8 @@ class TargetSyncer:
                     self._last_full = started
                 self._last_success_end = now
                 self._up, self._down_reason = True, None
+                if followed_plan is not None:
+                    self._plan_checked[followed_plan] = started
                 self.stats.record(kind, "success")
             else:
                 self._up, self._down_reason = False, classify_error(failure)

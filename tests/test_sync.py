@@ -453,12 +453,16 @@ def test_full_resync_runs_on_its_interval(make_exporter, clock):
 def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_everything(
     make_exporter, clock
 ):
+    other_plan = PLAN.replace("weekly-abc", "daily-xyz")
     for i in range(20):  # ordinary restores that finished hours ago: never to be listed again
         put_job(Status="COMPLETED", CreationDate=clock.now - 7200 - i,
                 CompletionDate=clock.now - 7000 - i)
-    cleanup = put_job(Status="COMPLETED", ResourceType="RDS", CreationDate=clock.now - 7300,
-                      CompletionDate=clock.now - 7100, CreatedBy={"RestoreTestingPlanArn": PLAN},
+    cleanups = {
+        plan: put_job(Status="COMPLETED", ResourceType="RDS", CreationDate=clock.now - 7300,
+                      CompletionDate=clock.now - 7100, CreatedBy={"RestoreTestingPlanArn": plan},
                       ValidationStatus="SUCCESSFUL", DeletionStatus="DELETING")
+        for plan in (PLAN, other_plan)
+    }
     exporter = make_exporter(clock=clock)
     exporter.scrape()
     sent = []
@@ -466,17 +470,24 @@ def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_every
         "before-parameter-build.backup.ListRestoreJobs",
         lambda params, **_: sent.append(dict(params)),
     )
-    clock.advance(60)
-    update_job(cleanup, DeletionStatus="SUCCESSFUL")
-    scrape = exporter.scrape()
-    assert scrape.snapshots[0].jobs[cleanup].deletion_status == "SUCCESSFUL"
-    per_plan = [q for q in sent if q.get("ByRestoreTestingPlanArn") == PLAN]
-    assert len(per_plan) == 1
-    assert per_plan[0]["ByStatus"] == "COMPLETED"
-    general = [q for q in sent if "ByCompleteAfter" in q and "ByRestoreTestingPlanArn" not in q]
-    # the general completion query still starts at the last sync (less the margin), not 2 h ago
-    assert [q["ByCompleteAfter"] for q in general] == [clock.now - 60 - 300]
-    assert len(sent) == 5  # created, completed, per plan, RUNNING, PENDING
+    for job_id in cleanups.values():
+        update_job(job_id, DeletionStatus="SUCCESSFUL")
+    followed = []
+    for _ in range(2):
+        sent.clear()
+        clock.advance(60)
+        exporter.scrape()
+        per_plan = [q for q in sent if "ByRestoreTestingPlanArn" in q]
+        assert len(per_plan) == 1  # one follow-up query per sync
+        assert per_plan[0]["ByStatus"] == "COMPLETED"
+        followed.append(per_plan[0]["ByRestoreTestingPlanArn"])
+        general = [q for q in sent if "ByCompleteAfter" in q and q not in per_plan]
+        # the general completion query still starts at the last sync (less the margin)
+        assert [q["ByCompleteAfter"] for q in general] == [clock.now - 60 - 300]
+        assert len(sent) == 5  # created, completed, RUNNING, PENDING, one plan
+    assert sorted(followed) == sorted(cleanups)  # the plans take turns
+    jobs = exporter.scrape().snapshots[0].jobs
+    assert {jobs[job_id].deletion_status for job_id in cleanups.values()} == {"SUCCESSFUL"}
 
 
 def test_max_attempts_counts_the_first_try(make_exporter, moto):
