@@ -133,9 +133,7 @@ def test_max_version_is_enforced(serve, certs):
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
-def test_client_certificate_required_refuses_no_and_untrusted_certificates(
-    serve, certs, version
-):
+def test_client_certificate_required_refuses_no_and_untrusted_certificates(serve, certs, version):
     url, _, _ = serve({"tls_server_config": MUTUAL})
     refused(url + "/metrics", client_context(certs, maximum=version))
     refused(url + "/metrics", client_context(certs, "untrusted", maximum=version))
@@ -312,8 +310,17 @@ def test_the_command_line_serves_tls_and_basic_auth_from_a_web_config_file(moto,
     )
     port = closed_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "--config.file", str(config),
-         "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(web)],
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--web.config.file",
+            str(web),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(os.environ),

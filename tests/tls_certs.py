@@ -121,12 +121,13 @@ def write_cert_files(folder: Path) -> CertFiles:
     impostor_ca = make_ca("exporter test CA")  # same name, other key: must not be trusted
     server = issue(ca, "localhost", server=True, dns=("localhost",), ips=("127.0.0.1", "::1"))
     client = issue(
-        ca, "prometheus", server=False, dns=("prometheus.monitoring.svc",),
+        ca,
+        "prometheus",
+        server=False,
+        dns=("prometheus.monitoring.svc",),
         uris=("spiffe://cluster.local/ns/monitoring/sa/prometheus",),
     )
-    untrusted = issue(
-        impostor_ca, "prometheus", server=False, dns=("prometheus.monitoring.svc",)
-    )
+    untrusted = issue(impostor_ca, "prometheus", server=False, dns=("prometheus.monitoring.svc",))
     other = issue(ca, "other", server=True, dns=("other",))
     files = {
         "ca.crt": ca.cert_pem(),
