@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
@@ -42,6 +42,9 @@ from botocore.exceptions import (
 from exporter import __version__
 from exporter.config import AwsClientConfig, RateLimitConfig, TargetConfig
 from exporter.ratelimit import RequestLimiter
+
+if TYPE_CHECKING:
+    from botocore.config import _RetryDict
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +181,7 @@ class ApiStats:
             return dict(self._counts)
 
 
-class _AssumedRoleProvider(CredentialProvider):  # type: ignore[misc]
+class _AssumedRoleProvider(CredentialProvider):
     """Credentials of a role assumed from the default chain's; botocore refreshes them."""
 
     METHOD = "assume-role-exporter"
@@ -211,10 +214,11 @@ def make_session(target: TargetConfig, sts_endpoint_url: str | None = None) -> b
 
         def create_sts_client(service: str, **kwargs: Any) -> Any:
             # The regional STS endpoint: it works in opt-in regions and keeps traffic local.
+            assert service == "sts"
             kwargs.setdefault("region_name", target.region)
             if sts_endpoint_url:
                 kwargs["endpoint_url"] = sts_endpoint_url
-            return source.client(service, **kwargs)
+            return source.client("sts", **kwargs)
 
         fetcher = AssumeRoleCredentialFetcher(
             client_creator=create_sts_client,
@@ -241,11 +245,12 @@ def make_client(
     the limiter and show in the request counter exactly as AWS counts them against the quota.
     """
     session = make_session(target, sts_endpoint_url=target.sts_endpoint_url)
+    # total_max_attempts counts the first try, as documented; botocore's max_attempts would
+    # count retries only and send one request more than configured.
+    retries: _RetryDict = {"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts}
     config = BotocoreConfig(
         region_name=target.region,
-        # total_max_attempts counts the first try, as documented; botocore's max_attempts
-        # would count retries only and send one request more than configured.
-        retries={"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts},
+        retries=retries,
         connect_timeout=aws.connect_timeout_seconds,
         read_timeout=aws.read_timeout_seconds,
         max_pool_connections=rate_limit.describe_concurrency + rate_limit.list_concurrency,

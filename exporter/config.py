@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 
@@ -29,6 +29,7 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 T = TypeVar("T")
+RetryMode = Literal["standard", "adaptive", "legacy"]
 
 
 class ConfigError(ValueError):
@@ -67,7 +68,7 @@ class TargetConfig:
 class AwsClientConfig:
     """botocore settings, set explicitly so that behaviour does not depend on the environment."""
 
-    retry_mode: str = "standard"
+    retry_mode: RetryMode = "standard"
     max_attempts: int = 4
     connect_timeout_seconds: float = 3.0
     read_timeout_seconds: float = 10.0
@@ -310,7 +311,10 @@ def parse_config(data: Any) -> Config:
 
     aws = root.section("aws")
     aws_config = AwsClientConfig(
-        retry_mode=aws.get("retry_mode", _choice(("standard", "adaptive", "legacy")), "standard"),
+        retry_mode=cast(
+            RetryMode,
+            aws.get("retry_mode", _choice(("standard", "adaptive", "legacy")), "standard"),
+        ),
         max_attempts=aws.get("max_attempts", _number(1, 20, integer=True), 4),
         connect_timeout_seconds=aws.get("connect_timeout", _duration(0.1, 300), 3.0),
         read_timeout_seconds=aws.get("read_timeout", _duration(0.1, 300), 10.0),

@@ -29,7 +29,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
-from botocore.model import Shape
+from botocore.model import Shape, StructureShape
 from moto.backup import urls as backup_urls
 from moto.backup.exceptions import (
     BackupClientError,
@@ -61,7 +61,9 @@ class MissingParameterValueException(BackupClientError):  # noqa: N818 (AWS's er
 def _members() -> dict[str, Shape]:
     """Every field a restore job can have, with its botocore shape."""
     model = botocore.session.get_session().get_service_model("backup")
-    return dict(model.shape_for("DescribeRestoreJobOutput").members)
+    output = model.shape_for("DescribeRestoreJobOutput")
+    assert isinstance(output, StructureShape)
+    return dict(output.members)
 
 
 def _to_datetime(value: datetime | float) -> datetime:
@@ -87,6 +89,7 @@ def _checked(name: str, value: Any) -> Any:
     if enum and value not in enum:
         raise ValueError(f"{name} must be one of {enum}, not {value!r}")
     if isinstance(value, dict):
+        assert isinstance(shape, StructureShape)
         members = shape.members
         if set(value) - set(members) or not all(isinstance(v, str) for v in value.values()):
             raise TypeError(f"{name} takes only string fields {sorted(members)}, not {value!r}")
