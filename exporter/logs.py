@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
 import time
 
@@ -20,6 +22,35 @@ _LEVEL_NAMES = {
     logging.ERROR: "error",
     logging.CRITICAL: "error",
 }
+
+
+# Credentials must never reach a log line, whoever wrote it: AWS echoes signed headers (the
+# session token among them) in SignatureDoesNotMatch messages, and botocore logs them at debug.
+_REDACTED = "[REDACTED]"
+_SECRET_PATTERNS = (
+    # access key IDs: long-term (AKIA) and temporary (ASIA), as in a SigV4 Credential= scope
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    # a value after a credential's name: headers, query strings, INI files, JSON, STS's XML
+    re.compile(
+        r"(?i)((?:x-amz-security-token|aws_session_token|aws_security_token|"
+        r"aws_secret_access_key|secretaccesskey|sessiontoken|secret_key|"
+        r"x-amz-credential|signature)\\?[\"']?\s*[:=>]\s*b?\\?[\"']?)[^\s\\\"'<&,]+"
+    ),
+    # anything that looks like a session token: a long run of base64
+    re.compile(r"[A-Za-z0-9+/]{100,}={0,2}"),
+)
+_known_secrets: list[str] = []
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like an AWS credential replaced by [REDACTED]."""
+    for secret in _known_secrets:
+        text = text.replace(secret, _REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(
+            lambda match: (match.group(1) if match.groups() else "") + _REDACTED, text
+        )
+    return text
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -45,7 +76,7 @@ class LogfmtFormatter(logging.Formatter):
             ("logger", record.name),
             ("msg", message),
         )
-        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields)
+        return redact(" ".join(f"{key}={_logfmt_value(value)}" for key, value in fields))
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,10 +89,16 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return redact(json.dumps(entry, ensure_ascii=False))
 
 
 def setup_logging(level: str, fmt: str = "logfmt") -> None:
+    # The environment's own credentials, whatever their shape, are redacted by value too.
+    _known_secrets[:] = [
+        value
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        if len(value := os.environ.get(name, "")) >= 16
+    ]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
     root = logging.getLogger()

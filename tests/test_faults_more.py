@@ -53,7 +53,7 @@ class WireProxy(FaultyProxy):
         elif key in self.expired_keys:
             with self._lock:
                 self.requests += 1
-            _send(request, EXPIRED)
+            send_fault(request, EXPIRED)
         else:
             super().handle(request)
 
@@ -72,7 +72,7 @@ class WireProxy(FaultyProxy):
         request.close_connection = True
 
 
-def _send(request, fault: Fault) -> None:
+def send_fault(request, fault: Fault) -> None:
     body = fault.body or b""
     request.send_response(fault.status)
     if fault.code:
