@@ -117,8 +117,15 @@ class Exporter:
         )
         self.port = free_port()
         args = [
-            sys.executable, "-m", "exporter", "--config.file", str(config),
-            "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warn",
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{self.port}",
+            "--log.level",
+            "warn",
         ]
         self.context: ssl.SSLContext | None = None
         self.authorization: str | None = None
@@ -246,9 +253,7 @@ def main() -> int:
     args = parser.parse_args()
 
     fake = FakeBackup()
-    fake.reset(
-        generate_jobs(args.initial_jobs, seed=args.seed, spread_seconds=110), seed=args.seed
-    )
+    fake.reset(generate_jobs(args.initial_jobs, seed=args.seed, spread_seconds=110), seed=args.seed)
     samples: list[Sample] = []
     stop = threading.Event()
     started = time.monotonic()
@@ -299,8 +304,10 @@ def main() -> int:
     flat, detail = verdict(samples, args.warmup)
     mode = "TLS + basic auth, a bad client every " + str(args.bad_every) if args.tls else "HTTP"
     print(f"## Soak: {done} scrapes ({mode}), {samples[-1].seconds if samples else 0:.0f} s\n")
-    print("| scrapes | elapsed s | jobs held | RSS MiB | peak RSS MiB | open fds | threads | "
-          "median scrape ms |")
+    print(
+        "| scrapes | elapsed s | jobs held | RSS MiB | peak RSS MiB | open fds | threads | "
+        "median scrape ms |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in samples:
         print(
