@@ -13,7 +13,9 @@ import logging
 import re
 import socket
 import struct
+import threading
 import time
+from http.server import ThreadingHTTPServer
 
 import pytest
 
@@ -352,6 +354,29 @@ def test_a_reset_that_clears_before_the_retries_run_out_costs_nothing(make_expor
     assert exposed_reason(scrape, "bad") is None
     assert job in snapshot(scrape, "bad").jobs
     assert api_requests(scrape, "bad", "unavailable") == 1
+
+
+def test_connection_refused_recovers_when_the_endpoint_comes_back(make_exporter, proxy, caplog):
+    job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
+    port = proxy.server.server_address[1]
+    handler = proxy.server.RequestHandlerClass
+    proxy.server.shutdown()  # nothing listens on the port any more: connections are refused
+    proxy.server.server_close()
+    exporter = two_targets(make_exporter, proxy.url)
+    with caplog.at_level(logging.INFO, logger="exporter"):
+        for _ in range(2):
+            scrape = timed_scrape(exporter)
+            assert_good_target_intact(scrape, job)
+            assert exposed_reason(scrape, "bad") == "unavailable"
+        (warning,) = warnings_about(caplog, "bad")
+        assert "EndpointConnectionError" in warning
+        proxy.server = ThreadingHTTPServer(("127.0.0.1", port), handler)  # the endpoint is back
+        proxy.server.daemon_threads = True
+        threading.Thread(target=proxy.server.serve_forever, args=(0.05,), daemon=True).start()
+        scrape = timed_scrape(exporter)
+    assert exposed_reason(scrape, "bad") is None
+    assert job in snapshot(scrape, "bad").jobs
+    assert any("target bad (us-east-1): recovered" in m for m in caplog.messages)
 
 
 # -- throttling storms -----------------------------------------------------------------------
