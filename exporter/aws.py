@@ -155,6 +155,16 @@ def classify_error(error: BaseException) -> str:
     return "other"
 
 
+_EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+
+
+def is_expired_session(error: BaseException) -> bool:
+    """AWS refused the session's credentials as expired."""
+    return isinstance(error, ClientError) and (
+        str(error.response.get("Error", {}).get("Code", "")) in _EXPIRED_CODES
+    )
+
+
 def describe_error(error: BaseException) -> str:
     """A one-line description of an AWS error for the log, never containing credentials."""
     if isinstance(error, ClientError):
@@ -307,6 +317,15 @@ class BackupApi:
             if self._client is None:
                 self._client = self._client_factory()
             return self._client
+
+    def reset(self) -> None:
+        """Drop the client, and with it its session: the next call builds both anew.
+
+        For a session AWS ended before the expiry it announced (revoked, clock skew): botocore
+        would keep presenting it until 15 minutes before that expiry.
+        """
+        with self._lock:
+            self._client = None
 
     def list_restore_jobs(self, **filters: Any) -> Iterator[list[dict[str, Any]]]:
         """Yield the pages of ListRestoreJobs for these filters (the model's By* names)."""

@@ -35,6 +35,7 @@ from exporter.metrics import (
     job_metric_families,
 )
 from exporter.model import RestoreJob
+from exporter.ratelimit import RequestLimiter
 from exporter.sync import TargetSnapshot, TargetSyncer
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Exporter:
         )
         self._targets: list[_Target] = []
         self._warned_slow: dict[int, Future[None] | None] = {}
+        self._limiters: dict[str, RequestLimiter] = {}
         factory = client_factory or self._default_client_factory
         for target in config.targets:
             stats = ApiStats()
@@ -110,7 +112,8 @@ class Exporter:
             self._targets.append(_Target(syncer, stats))
 
     def _default_client_factory(self, target: TargetConfig, stats: ApiStats) -> Any:
-        limiter = make_limiter(self.config.rate_limit)
+        # One limiter per target for the process's life, even when its client is rebuilt.
+        limiter = self._limiters.setdefault(target.name, make_limiter(self.config.rate_limit))
         return make_client(target, self.config.aws, self.config.rate_limit, stats, limiter)
 
     @property

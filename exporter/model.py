@@ -55,7 +55,15 @@ def _timestamp(value: Any) -> float | None:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may carry a lone surrogate ("\ud800") that json.loads keeps; it cannot be sent
+        # as UTF-8, and one such string must not fail the whole scrape.
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _non_negative(value: Any) -> float | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from exporter.aws import BackupApi, classify_error, describe_error
+from exporter.aws import BackupApi, classify_error, describe_error, is_expired_session
 from exporter.config import MetricsConfig, SyncConfig, TargetConfig
 from exporter.model import ACTIVE_STATUSES, FINAL_STATUSES, RestoreJob
 
@@ -194,6 +194,8 @@ class TargetSyncer:
             failure = self._describe(wanted, fetched, lookup_errors)
         except Exception as error:  # any AWS or network failure: report, keep serving
             failure = error
+        if failure is not None and is_expired_session(failure):
+            self.api.reset()  # the next sync assumes the role (or reads the chain) afresh
         self._merge(started, full, fetched, lookup_errors, old_errors, failure, followed_plan)
 
     def plan_queries(

@@ -234,12 +234,6 @@ def test_an_expired_role_session_is_reported_then_re_assumed_and_recovers(
     assert len(warnings_about(caplog, "bad")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: exporter/aws.py does not force a credential refresh when AWS answers "
-    "ExpiredToken; botocore re-assumes only 15 minutes before the expiry it was told, so a "
-    "session AWS ends early (clock skew, revoked session) keeps failing until then",
-)
 def test_a_session_aws_ends_early_is_re_assumed_at_the_next_sync(make_exporter, proxy, sts):
     job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
     sts.inject(assume_role_response("ASIAREVOKEDSESSION01", expires_in=3600))
