@@ -8,7 +8,7 @@ as ``restore_jobs_ids`` must not silently do nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar, cast
 import yaml
 
 from exporter.durations import parse_duration
+from exporter.sections import Section, type_name
 
 # Enumerations and patterns from botocore's service model for `backup` (2018-11-15).
 RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
@@ -114,54 +115,15 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
-class _Section:
-    """A mapping being read, remembering its path and which keys were used."""
-
-    def __init__(self, path: str, data: Any) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path or 'config'}: expected a mapping, got {_kind(data)}")
-        for key in data:
-            if not isinstance(key, str):
-                raise ConfigError(f"{path or 'config'}: keys must be strings, got {key!r}")
-        self.path = path
-        self.data: Mapping[str, Any] = data
-        self.used: set[str] = set()
-
-    def key_path(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def get(self, key: str, convert: Callable[[str, Any], T], default: T) -> T:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            return default
-        return convert(self.key_path(key), self.data[key])
-
-    def require(self, key: str, convert: Callable[[str, Any], T]) -> T:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            raise ConfigError(f"{self.key_path(key)}: required key is missing")
-        return convert(self.key_path(key), self.data[key])
-
-    def section(self, key: str) -> _Section:
-        self.used.add(key)
-        value = self.data.get(key)
-        return _Section(self.key_path(key), {} if value is None else value)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = ", ".join(sorted(self.used))
-            raise ConfigError(f"{self.key_path(unknown[0])}: unknown key (known keys: {known})")
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+class _Section(Section):
+    error = ConfigError
+    root_name = "config"
 
 
 def _string(pattern: re.Pattern[str] | None = None, what: str = "") -> Callable[[str, Any], str]:
     def convert(path: str, value: Any) -> str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {_kind(value)} {value!r}")
+            raise ConfigError(f"{path}: expected a string, got {type_name(value)} {value!r}")
         if pattern is not None and not pattern.match(value):
             raise ConfigError(f"{path}: {value!r} is not {what}")
         return value
@@ -176,7 +138,7 @@ def _string_list(
 
     def convert(path: str, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+            raise ConfigError(f"{path}: expected a list, got {type_name(value)}")
         items = tuple(item(f"{path}[{index}]", element) for index, element in enumerate(value))
         seen: set[str] = set()
         for index, element in enumerate(items):
@@ -199,7 +161,7 @@ def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
 
 def _boolean(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}: expected true or false, got {_kind(value)} {value!r}")
+        raise ConfigError(f"{path}: expected true or false, got {type_name(value)} {value!r}")
     return value
 
 
@@ -208,7 +170,7 @@ def _number(minimum: float, maximum: float, integer: bool = False) -> Callable[[
         wanted = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted):
             kind = "a whole number" if integer else "a number"
-            raise ConfigError(f"{path}: expected {kind}, got {_kind(value)} {value!r}")
+            raise ConfigError(f"{path}: expected {kind}, got {type_name(value)} {value!r}")
         if not minimum <= value <= maximum:
             raise ConfigError(f"{path}: {value!r} is outside {minimum:g}..{maximum:g}")
         return value if integer else float(value)

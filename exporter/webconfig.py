@@ -29,9 +29,11 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
+
+from exporter.sections import Section, type_name
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
 _UNVERIFIED_CLIENT_AUTH_TYPES = ("RequestClientCert", "RequireAnyClientCert")
@@ -112,69 +114,26 @@ class WebConfig:
         return _SanCheck(self.tls.client_allowed_sans)
 
 
-class _Reader:
-    """A mapping being read: remembers its key path and which keys were used."""
-
-    def __init__(self, path: str, data: Any) -> None:
-        if not isinstance(data, Mapping):
-            raise WebConfigError(f"{path or 'web config'}: expected a mapping, got {_kind(data)}")
-        for key in data:
-            if not isinstance(key, str):
-                raise WebConfigError(f"{path or 'web config'}: keys must be strings, got {key!r}")
-        self.path = path
-        self.data: Mapping[str, Any] = data
-        self.used: set[str] = set()
-        self.refused: set[str] = set()
-
-    def key_path(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
-
-    def get(self, key: str, convert: Callable[[str, Any], Any], default: Any = None) -> Any:
-        self.used.add(key)
-        if self.data.get(key) is None:
-            return default
-        return convert(self.key_path(key), self.data[key])
-
-    def section(self, key: str) -> _Reader:
-        self.used.add(key)
-        value = self.data.get(key)
-        return _Reader(self.key_path(key), {} if value is None else value)
-
-    def refuse(self, key: str, why: str) -> None:
-        if self.has(key):
-            raise WebConfigError(f"{self.key_path(key)}: {why}")
-        self.used.add(key)
-        self.refused.add(key)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = ", ".join(sorted(self.used - self.refused))
-            raise WebConfigError(f"{self.key_path(unknown[0])}: unknown key (known keys: {known})")
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+class _Reader(Section):
+    error = WebConfigError
+    root_name = "web config"
 
 
 def _string(path: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise WebConfigError(f"{path}: expected a string, got {_kind(value)} {value!r}")
+        raise WebConfigError(f"{path}: expected a string, got {type_name(value)} {value!r}")
     return value
 
 
 def _boolean(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise WebConfigError(f"{path}: expected true or false, got {_kind(value)} {value!r}")
+        raise WebConfigError(f"{path}: expected true or false, got {type_name(value)} {value!r}")
     return value
 
 
 def _string_list(path: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise WebConfigError(f"{path}: expected a list, got {_kind(value)}")
+        raise WebConfigError(f"{path}: expected a list, got {type_name(value)}")
     return tuple(_string(f"{path}[{index}]", item) for index, item in enumerate(value))
 
 
@@ -214,8 +173,9 @@ def _read_tls(section: _Reader, base: Path) -> TlsConfig | None:
         )
     _choice(CLIENT_AUTH_TYPES)(section.key_path("client_auth_type"), client_auth_type)
     tls = TlsConfig(
-        cert_file=cert_file,
-        key_file=key_file,
+        # both are checked below, once the section is known not to be empty
+        cert_file=cast(Path, cert_file),
+        key_file=cast(Path, key_file),
         client_auth_type=client_auth_type,
         client_ca_file=section.get("client_ca_file", _file(base)),
         client_ca=section.get("client_ca", _string),
@@ -228,8 +188,8 @@ def _read_tls(section: _Reader, base: Path) -> TlsConfig | None:
     section.finish()
     if not section.data:
         return None  # an empty tls_server_config: plain HTTP, as in exporter-toolkit
-    for key in ("cert_file", "key_file"):
-        if getattr(tls, key) is None:
+    for key, value in (("cert_file", cert_file), ("key_file", key_file)):
+        if value is None:
             raise WebConfigError(f"{section.key_path(key)}: required when tls_server_config is set")
     has_ca = tls.client_ca_file is not None or tls.client_ca is not None
     if tls.client_ca_file is not None and tls.client_ca is not None:
@@ -298,7 +258,7 @@ def _read_users(section: _Reader) -> dict[str, str]:
             )
         value = section.data[user]
         if not isinstance(value, str):
-            raise WebConfigError(f"{path}: expected a bcrypt hash, got {_kind(value)}")
+            raise WebConfigError(f"{path}: expected a bcrypt hash, got {type_name(value)}")
         match = _BCRYPT_HASH.match(value)
         if match is None:
             raise WebConfigError(f"{path}: not a bcrypt hash ({_BCRYPT_HELP})")
