@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-import yaml
-
 from exporter.durations import parse_duration
-from exporter.sections import Section, type_name
+from exporter.sections import Section, read_yaml_file, type_name
 
 # Enumerations and patterns from botocore's service model for `backup` (2018-11-15).
 RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
@@ -318,17 +316,5 @@ def parse_config(data: Any) -> Config:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML config file; every problem raises ConfigError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"config file {str(path)!r}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(path)!r}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"config file {str(path)!r}: invalid YAML{where}: {problem}") from None
+    data = read_yaml_file(path, ConfigError, "config file")
     return parse_config(data)

@@ -8,7 +8,10 @@ silently nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Self, TypeVar, overload
+
+import yaml
 
 T = TypeVar("T")
 
@@ -77,3 +80,21 @@ class Section:
         if unknown:
             known = ", ".join(sorted(self.used - self.refused))
             raise self.error(f"{self.key_path(unknown[0])}: unknown key (known keys: {known})")
+
+
+def read_yaml_file(path: str | Path, error: type[ValueError], what: str) -> Any:
+    """Parse a YAML file; an unreadable file or bad YAML raises ``error`` naming the file and,
+    for a syntax error, the line and column."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as problem:
+        raise error(f"{what} {str(path)!r}: {problem.strerror or problem}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {str(path)!r}: not UTF-8 text") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        detail = getattr(problem, "problem", None) or str(problem)
+        raise error(f"{what} {str(path)!r}: invalid YAML{where}: {detail}") from None

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
-from exporter.sections import Section, type_name
+from exporter.sections import Section, read_yaml_file, type_name
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
 _UNVERIFIED_CLIENT_AUTH_TYPES = ("RequestClientCert", "RequireAnyClientCert")
@@ -288,23 +286,8 @@ def parse_web_config(data: Any, base_dir: Path | str = ".") -> WebConfig:
 
 def load_web_config(path: str | Path) -> WebConfig:
     """Read, validate and load a web config file; every problem raises WebConfigError."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise WebConfigError(f"web config file {str(path)!r}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise WebConfigError(f"web config file {str(path)!r}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise WebConfigError(
-            f"web config file {str(path)!r}: invalid YAML{where}: {problem}"
-        ) from None
-    return parse_web_config(data, file.resolve().parent)
+    data = read_yaml_file(path, WebConfigError, "web config file")
+    return parse_web_config(data, Path(path).resolve().parent)
 
 
 def _ssl_detail(error: BaseException) -> str:
