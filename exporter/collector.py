@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -53,23 +53,21 @@ class Scrape:
 
     def exposed_jobs(self) -> Iterator[RestoreJob]:
         """Per-job series to expose: each job once, even if two targets both see it."""
-        seen: set[tuple[str, str, str, str]] = set()
-        for snapshot in self.snapshots:
-            for job in snapshot.jobs.values():
-                key = identity(job)
-                if key not in seen:
-                    seen.add(key)
-                    yield job
+        return _unique(snapshot.jobs for snapshot in self.snapshots)
 
     def all_jobs(self) -> Iterator[RestoreJob]:
         """Every job held, including those over the per-target cap, for the aggregate."""
-        seen: set[tuple[str, str, str, str]] = set()
-        for snapshot in self.snapshots:
-            for job in snapshot.all_jobs.values():
-                key = identity(job)
-                if key not in seen:
-                    seen.add(key)
-                    yield job
+        return _unique(snapshot.all_jobs for snapshot in self.snapshots)
+
+
+def _unique(tables: Iterable[Mapping[str, RestoreJob]]) -> Iterator[RestoreJob]:
+    seen: set[tuple[str, str, str, str]] = set()
+    for table in tables:
+        for job in table.values():
+            key = identity(job)
+            if key not in seen:
+                seen.add(key)
+                yield job
 
 
 class _Target:
