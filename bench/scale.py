@@ -79,7 +79,7 @@ def run_worker(kind: str, endpoint: str, backlog: int | None = None) -> None:
         ThreadingWSGIServer.request_queue_size = backlog
 
     if kind == "exporter":
-        from exporter.collector import Exporter
+        from exporter.scheduler import Exporter
         from exporter.config import parse_config
         from exporter.http import MetricsApp
 

@@ -13,10 +13,10 @@ from types import FrameType
 from typing import Any
 
 from exporter import __version__
-from exporter.collector import Exporter
 from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
 from exporter.http import MetricsApp, make_http_server, parse_listen_address
 from exporter.logs import setup_logging
+from exporter.scheduler import Exporter
 from exporter.webauth import secure_app
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 

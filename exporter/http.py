@@ -19,8 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from exporter import __version__
-from exporter.collector import Exporter, non_job_families
 from exporter.exposition import JobTextCache, maybe_gzip, render
+from exporter.scheduler import Exporter, non_job_families
 
 log = logging.getLogger(__name__)
 

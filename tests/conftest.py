@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
-from exporter.collector import Exporter
 from exporter.config import parse_config
 from exporter.demo import moto_restore_jobs
+from exporter.scheduler import Exporter
 
 ACCOUNT = "123456789012"  # moto's default account
 

@@ -21,8 +21,8 @@ from botocore.config import Config as BotocoreConfig
 from botocore.exceptions import ClientError
 
 from exporter.aws import classify_error
-from exporter.collector import Exporter
 from exporter.config import parse_config
+from exporter.scheduler import Exporter
 
 
 def _load_fake() -> ModuleType:

@@ -8,11 +8,10 @@ import socket
 import time
 
 import pytest
-from prometheus_client.core import CollectorRegistry
 
-from exporter.collector import RestoreJobCollector
 from tests.conftest import put_job
 from tests.faulty_proxy import HANG, THROTTLED, Fault, FaultyProxy, aws_error
+from tests.scraped import Scraped
 
 GOOD = {"target": "good", "region": "us-east-1"}
 BAD = {"target": "bad", "region": "us-east-1"}
@@ -36,22 +35,12 @@ def two_targets(make_exporter, proxy_url, **sections):
     }
     config.update(sections)
     exporter = make_exporter(config)
-    registry = CollectorRegistry()
-    registry.register(RestoreJobCollector(exporter))
-    return exporter, registry
+    return exporter, Scraped(exporter)
 
 
 def reason(registry, labels):
     """The target's down reason as exposed, from a single collect (one scrape)."""
-    current = [
-        sample.labels["reason"]
-        for family in registry.collect()
-        if family.name == "aws_backup_restore_exporter_target_down_reason"
-        for sample in family.samples
-        if sample.value == 1 and all(sample.labels[k] == v for k, v in labels.items())
-    ]
-    assert len(current) <= 1
-    return current[0] if current else None
+    return registry.state("aws_backup_restore_exporter_target_down_reason", "reason", **labels)
 
 
 def jobs_of(scrape, name):

@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from prometheus_client.core import CollectorRegistry
-
-from exporter.collector import RestoreJobCollector
 from tests.conftest import ACCOUNT, Gate, put_job, update_job, wait_until
+from tests.scraped import Scraped
 
 PLAN = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:weekly-abc"
 
@@ -26,10 +24,8 @@ def job_labels(job_id: str, resource_type: str = "EBS", region: str = "us-east-1
     }
 
 
-def registry_for(exporter) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(RestoreJobCollector(exporter))
-    return registry
+def registry_for(exporter) -> Scraped:
+    return Scraped(exporter)
 
 
 def requests(exporter, operation: str | None = None) -> int:
@@ -319,7 +315,7 @@ def test_max_jobs_per_target_keeps_the_newest_and_counts_the_rest(make_exporter,
     registry = registry_for(exporter)
     shown = {
         sample.labels["restore_job_id"]
-        for family in registry.collect()
+        for family in registry.families()
         if family.name == "aws_backup_restore_job_status"
         for sample in family.samples
     }
@@ -351,7 +347,7 @@ def test_aggregate_only_mode_has_no_per_job_series(make_exporter, clock):
         {"targets": [{"name": "main", "region": "us-east-1"}], "metrics": {"per_job": False}},
         clock=clock,
     )
-    names = {metric.name for metric in registry_for(exporter).collect()}
+    names = {metric.name for metric in registry_for(exporter).families()}
     assert not any(name.startswith("aws_backup_restore_job_") for name in names)
     assert "aws_backup_restore_jobs" in names
 
@@ -443,9 +439,9 @@ def test_full_resync_runs_on_its_interval(make_exporter, clock):
     registry = registry_for(exporter)
     registry.get_sample_value("aws_backup_restore_exporter_target_up")
     clock.advance(60)
-    list(registry.collect())
+    list(registry.families())
     clock.advance(600)
-    list(registry.collect())
+    list(registry.families())
     runs = exporter.syncers[0].stats.runs
     assert runs == {("full", "success"): 2, ("incremental", "success"): 1}
 

@@ -6,8 +6,7 @@ every target. A target whose sync is still running past the deadline is served f
 known state, and its ``target_data_age_seconds`` says how old that is; the sync goes on in the
 background and the next scrape gets its result.
 
-``RestoreJobCollector`` is the prometheus-client face of the same thing, for registries and
-tests; the HTTP server uses the cached text renderer (exposition.py) on the same scrape.
+The HTTP server renders a scrape with the cached text renderer (exposition.py).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
 
 from exporter.aws import ApiStats, BackupApi, make_client, make_limiter
 from exporter.config import Config, TargetConfig
@@ -32,7 +30,6 @@ from exporter.metrics import (
     build_info_family,
     health_families,
     identity,
-    job_metric_families,
 )
 from exporter.model import RestoreJob
 from exporter.ratelimit import RequestLimiter
@@ -204,23 +201,3 @@ def non_job_families(scrape: Scrape) -> list[Metric]:
         *health_families(scrape.health),
         build_info_family(),
     ]
-
-
-class RestoreJobCollector(Collector):
-    """prometheus-client collector: one scrape per collect(), fresh families every time."""
-
-    def __init__(self, exporter: Exporter) -> None:
-        self.exporter = exporter
-
-    def describe(self) -> list[Metric]:
-        # Registering the collector must not call AWS (prometheus-client calls describe()).
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        scrape = self.exporter.scrape()
-        metrics = self.exporter.config.metrics
-        if metrics.per_job:
-            yield from job_metric_families(
-                scrape.exposed_jobs(), scrape.now, metrics.message_max_length
-            )
-        yield from non_job_families(scrape)

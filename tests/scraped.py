@@ -1,0 +1,67 @@
+"""Reading an exporter's metrics the way Prometheus does: through the WSGI app production serves.
+
+Every read is one scrape (one GET of /metrics), rendered by the same code as a real scrape and
+parsed back with prometheus-client's own text parser, so a test can only see what a user sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from exporter.http import MetricsApp
+
+
+def metrics_text(app: MetricsApp, query: str = "") -> str:
+    """The body of one GET /metrics (Prometheus text format)."""
+    seen: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"] = status
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": app.telemetry_path, "QUERY_STRING": query}
+    body = b"".join(app(environ, start_response))
+    assert seen["status"] == "200 OK", seen
+    return body.decode()
+
+
+class Scraped:
+    """An exporter seen from outside: ``samples()`` and ``get_sample_value()`` scrape once each."""
+
+    def __init__(self, exporter: object) -> None:
+        self.app = MetricsApp(exporter)  # type: ignore[arg-type]
+
+    def text(self) -> str:
+        return metrics_text(self.app)
+
+    def families(self) -> list[Metric]:
+        """The metric families of one scrape, parsed back (HELP and TYPE included)."""
+        return list(text_string_to_metric_families(self.text()))
+
+    def samples(self) -> list[Sample]:
+        """Every sample of one scrape (counters under their ``_total`` names)."""
+        return [sample for family in self.families() for sample in family.samples]
+
+    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+        """The value of the one sample with this name and exactly these labels, as
+        ``CollectorRegistry.get_sample_value`` answers it; None when absent."""
+        wanted = dict(labels or {})
+        for sample in self.samples():
+            if sample.name == name and sample.labels == wanted:
+                return sample.value
+        return None
+
+    def state(self, name: str, label: str, **labels: str) -> str | None:
+        """The state whose series is 1 in a state set, for the series matching ``labels``."""
+        current = [
+            sample.labels[label]
+            for sample in self.samples()
+            if sample.name == name
+            and sample.value == 1
+            and all(sample.labels.get(key) == value for key, value in labels.items())
+        ]
+        assert len(current) <= 1, current
+        return current[0] if current else None
