@@ -33,7 +33,8 @@ from prometheus_client.registry import Collector
 if __package__ in (None, ""):  # run as a script from a checkout: find the exporter package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exporter.metrics import aggregate_family, job_metric_families
+from exporter.families import RenderContext, metrics
+from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES, job_groups
 from exporter.model import RestoreJob
 
 PAGE_SIZE = 1000
@@ -78,8 +79,9 @@ class NaiveCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         jobs = self.jobs()
-        yield from job_metric_families(jobs, time.time(), 256)
-        yield aggregate_family(jobs)
+        context = RenderContext(time.time(), 256)
+        yield from metrics(JOB_FAMILIES, jobs, context)
+        yield AGGREGATE_FAMILY.metric(job_groups(jobs), context)
 
 
 def make_app(endpoint_url: str | None, region: str = "us-east-1") -> Any:

@@ -24,8 +24,11 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from exporter.metrics import IDENTITY_LABELS, JOB_FAMILIES, identity, job_samples
+from exporter.families import RenderContext, metrics
+from exporter.health_families import BUILD, BUILD_INFO_FAMILY, TARGET_FAMILIES
+from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES, identity, job_groups
 from exporter.model import RestoreJob
+from exporter.store import Scrape
 
 _EOF = b"# EOF\n"
 # prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
@@ -43,28 +46,27 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
     )
 
 
-Key = tuple[str, str, str, str]
+Key = tuple[str, ...]
 
 
 class JobTextCache:
     """Rendered bytes of each job's series, per family, reused while the job is unchanged."""
 
     def __init__(self, message_max_length: int) -> None:
-        self._message_max_length = message_max_length
+        self.message_max_length = message_max_length
         self._cache: dict[Key, tuple[RestoreJob, tuple[bytes, ...]]] = {}
         self._lock = threading.Lock()
         self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
 
     def _render_job(self, job: RestoreJob, now: float) -> tuple[bytes, ...]:
-        lines: list[list[str]] = [[] for _ in JOB_FAMILIES]
-        ident = _label_text(IDENTITY_LABELS, identity(job))
-        for index, extra, value in job_samples(job, now, self._message_max_length):
-            family = JOB_FAMILIES[index]
-            labels = ident
-            if extra:
-                labels += "," + _label_text(family.extra_labels, extra)
-            lines[index].append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
-        return tuple("".join(family_lines).encode() for family_lines in lines)
+        context = RenderContext(now, self.message_max_length)
+        return tuple(
+            "".join(
+                f"{family.name}{{{_label_text(family.labels, values)}}} {_format_float(value)}\n"
+                for values, value in family.samples(job, context)
+            ).encode()
+            for family in JOB_FAMILIES
+        )
 
     def family_chunks(self, jobs: Iterable[RestoreJob], now: float) -> list[list[bytes]]:
         """Per JOB_FAMILIES entry, the cached bytes of every job's lines, in job order.
@@ -106,9 +108,32 @@ class _Families(Collector):
 
 
 _HEADERS = {
-    family.name: f"# HELP {family.name} {family.help}\n# TYPE {family.name} gauge\n".encode()
-    for family in JOB_FAMILIES
+    f.name: f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() for f in JOB_FAMILIES
 }
+
+
+def scrape_metrics(scrape: Scrape) -> list[Metric]:
+    """The families that are not per job: the aggregate (always there, so that alerting need
+    not touch per-job series), the exporter's health and its build info."""
+    context = RenderContext(scrape.now)
+    return [
+        AGGREGATE_FAMILY.metric(job_groups(scrape.all_jobs()), context),
+        *metrics(TARGET_FAMILIES, scrape.health, context),
+        BUILD_INFO_FAMILY.metric([BUILD], context),
+    ]
+
+
+def render_scrape(
+    scrape: Scrape,
+    cache: JobTextCache | None,
+    accept: str | None,
+    names: Sequence[str] | None = None,
+    extra: Iterable[Metric] = (),
+) -> tuple[list[bytes], str]:
+    """The /metrics body of one scrape, as production serves it (see ``render``); ``extra``
+    adds families of other collectors (process, platform, GC)."""
+    families = [*scrape_metrics(scrape), *extra]
+    return render(cache, scrape.exposed_jobs(), families, scrape.now, accept, names)
 
 
 def render(

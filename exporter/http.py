@@ -19,8 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from exporter import __version__
-from exporter.exposition import JobTextCache, maybe_gzip, render
-from exporter.scheduler import Exporter, non_job_families
+from exporter.exposition import JobTextCache, maybe_gzip, render_scrape
+from exporter.scheduler import Exporter
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,9 @@ class MetricsApp:
     def _metrics(self, environ: dict[str, Any]) -> Response:
         names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
         scrape = self.exporter.scrape()
-        families = non_job_families(scrape)
-        if self.extra_registry is not None:
-            families.extend(self.extra_registry.collect())
-        chunks, content_type = render(
-            self._cache,
-            scrape.exposed_jobs(),
-            families,
-            scrape.now,
-            environ.get("HTTP_ACCEPT"),
-            names,
+        extra = self.extra_registry.collect() if self.extra_registry is not None else ()
+        chunks, content_type = render_scrape(
+            scrape, self._cache, environ.get("HTTP_ACCEPT"), names, extra
         )
         body, length, encoding = maybe_gzip(chunks, environ.get("HTTP_ACCEPT_ENCODING"))
         return "200 OK", [("Content-Type", content_type), *encoding], body, length

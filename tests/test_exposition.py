@@ -12,7 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.exposition import JobTextCache, maybe_gzip
 from exporter.exposition import render as render_chunks
-from exporter.metrics import build_info_family, job_metric_families
+from exporter.families import RenderContext, metrics
+from exporter.health_families import BUILD, BUILD_INFO_FAMILY
+from exporter.job_families import JOB_FAMILIES
 from exporter.model import RestoreJob
 
 NOW = 1_700_000_600.0
@@ -31,6 +33,10 @@ IDENT = 'account_id="111122223333",region="us-east-1",restore_job_id="job-1",res
 EXPECTED_ONE_JOB = (Path(__file__).parent / "fixtures" / "exposition" / "one-running-job.prom")
 
 HOSTILE = 'quote " backslash \\ newline \n tab \t unicode ✓ Ω 🚀 end'
+
+
+def build_info():
+    return BUILD_INFO_FAMILY.metric([BUILD], RenderContext(NOW))
 
 
 def render(*args, **kwargs):
@@ -69,7 +75,7 @@ def test_cached_renderer_says_the_same_as_prometheus_client():
 
     class Jobs:
         def collect(self):
-            return job_metric_families(jobs, NOW, 256)
+            return metrics(JOB_FAMILIES, jobs, RenderContext(NOW, 256))
 
     registry.register(Jobs())
     reference = _samples(generate_latest(registry).decode())
@@ -108,7 +114,7 @@ def test_unknown_status_is_shown_beside_the_known_ones():
 
 def test_openmetrics_is_served_when_asked_for_and_parses():
     accept = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    body, content_type = render(JobTextCache(256), [_job()], [build_info_family()], NOW, accept)
+    body, content_type = render(JobTextCache(256), [_job()], [build_info()], NOW, accept)
     assert content_type.startswith("application/openmetrics-text")
     text = body.decode()
     assert text.endswith("# EOF\n")
@@ -149,11 +155,11 @@ def test_a_changed_job_is_rendered_again_and_a_gone_job_leaves():
 
 
 def test_name_filter_selects_families():
-    body, _ = render(JobTextCache(256), [_job()], [build_info_family()], NOW, None,
+    body, _ = render(JobTextCache(256), [_job()], [build_info()], NOW, None,
                      names=["aws_backup_restore_job_progress_ratio"])
     names = {family.name for family in text_string_to_metric_families(body.decode())}
     assert names == {"aws_backup_restore_job_progress_ratio"}
-    body, _ = render(JobTextCache(256), [_job()], [build_info_family()], NOW, None,
+    body, _ = render(JobTextCache(256), [_job()], [build_info()], NOW, None,
                      names=["aws_backup_restore_exporter_build_info"])
     names = {family.name for family in text_string_to_metric_families(body.decode())}
     assert names == {"aws_backup_restore_exporter_build_info"}

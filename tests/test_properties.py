@@ -5,7 +5,7 @@
   never any other exception.
 - Any restore job botocore's shape allows (every field optional, any value of the field's type,
   hostile Unicode in every string) renders as exposition text that prometheus-client's parsers
-  read back with exactly the samples ``job_samples`` defines.
+  read back with exactly the samples the job families declare.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import Config, ConfigError, parse_config
 from exporter.exposition import JobTextCache, render
-from exporter.metrics import IDENTITY_LABELS, JOB_FAMILIES, identity, job_samples
+from exporter.families import RenderContext
+from exporter.job_families import JOB_FAMILIES
 from exporter.model import RestoreJob
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -307,13 +308,12 @@ odd_jobs = st.dictionaries(
 
 def expected_samples(job, now, limit):
     samples = {}
-    ident = dict(zip(IDENTITY_LABELS, identity(job), strict=True))
-    for index, extra, value in job_samples(job, now, limit):
-        family = JOB_FAMILIES[index]
-        labels = {**ident, **dict(zip(family.extra_labels, extra, strict=True))}
-        key = (family.name, frozenset(labels.items()))
-        assert key not in samples, f"duplicate series {key}"
-        samples[key] = value
+    for family in JOB_FAMILIES:
+        for values, value in family.samples(job, RenderContext(now, limit)):
+            labels = dict(zip(family.labels, values, strict=True))
+            key = (family.name, frozenset(labels.items()))
+            assert key not in samples, f"duplicate series {key}"
+            samples[key] = value
     return samples
 
 

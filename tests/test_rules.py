@@ -13,13 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.contract import ALL_FAMILIES
 from exporter.durations import parse_duration
-from exporter.metrics import (
-    JOB_FAMILIES,
-    aggregate_family,
-    build_info_family,
-    health_families,
-)
 from tests.conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,10 +59,7 @@ def _runbook_anchors() -> set[str]:
 
 def exporter_metric_names() -> set[str]:
     """Every sample name the exporter can expose, from its own metric definitions."""
-    names = {family.name for family in JOB_FAMILIES}
-    for family in [aggregate_family([]), build_info_family(), *health_families([])]:
-        names.add(family.name + "_total" if family.type == "counter" else family.name)
-    return names
+    return {family.sample_name for family in ALL_FAMILIES}
 
 
 # ---- promtool ------------------------------------------------------------------------------

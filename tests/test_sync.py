@@ -479,7 +479,7 @@ def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_every
         followed.append(per_plan[0]["ByRestoreTestingPlanArn"])
         general = [q for q in sent if "ByCompleteAfter" in q and q not in per_plan]
         # the general completion query still starts at the last sync (less the margin)
-        assert [q["ByCompleteAfter"] for q in general] == [clock.now - 60 - 300]
+        assert [q["ByCompleteAfter"].timestamp() for q in general] == [clock.now - 60 - 300]
         assert len(sent) == 5  # created, completed, RUNNING, PENDING, one plan
     assert sorted(followed) == sorted(cleanups)  # the plans take turns
     jobs = exporter.scrape().snapshots[0].jobs

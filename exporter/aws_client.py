@@ -1,4 +1,4 @@
-"""Talking to AWS Backup: one client per target, its credentials, its rate limits, its accounting.
+"""The AWS Backup client of a target: credentials, retries, timeouts, rate limit, accounting.
 
 Credentials come from the default boto3 chain (environment, IRSA's web identity token, EKS Pod
 Identity, instance profile...), optionally through a role assumed with STS for cross-account
@@ -9,10 +9,9 @@ explicitly so that behaviour never depends on a stray ``~/.aws/config``.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -24,155 +23,23 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-    ProfileNotFound,
-    ReadTimeoutError,
-)
+from botocore.exceptions import NoCredentialsError
 
 from exporter import __version__
+from exporter.aws_errors import classify_error, classify_error_code
 from exporter.config import AwsClientConfig, RateLimitConfig, TargetConfig
 from exporter.ratelimit import RequestLimiter
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict
+    from mypy_boto3_backup import BackupClient
+else:
+    BackupClient = Any
 
-log = logging.getLogger(__name__)
+__all__ = ["BackupClient"]  # the client's type, for the modules that hold one
 
 LIST_OPERATION = "ListRestoreJobs"
 DESCRIBE_OPERATION = "DescribeRestoreJob"
-MAX_RESULTS = 1000  # the model's maximum for ListRestoreJobs
-
-# The reasons a target or a request can fail with: a small, fixed set, fit for a label.
-REASONS = ("auth", "throttled", "unavailable", "timeout", "not_found", "invalid", "other")
-TARGET_DOWN_REASONS = ("auth", "throttled", "unavailable", "timeout", "invalid", "other")
-
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "MissingAuthenticationToken",
-        "IncompleteSignature",
-        "AuthFailure",
-        "UnauthorizedOperation",
-        "RequestExpired",
-        "InvalidToken",
-        "RegionDisabledException",
-        "IDPCommunicationError",
-        "InvalidIdentityToken",
-    }
-)
-_THROTTLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-        "LimitExceededException",
-        "ProvisionedThroughputExceededException",
-    }
-)
-_UNAVAILABLE_CODES = frozenset(
-    {
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "DependencyFailureException",
-        "InternalServerError",
-        "InternalFailure",
-        "InternalServiceError",
-        "ServiceException",
-    }
-)
-_NOT_FOUND_CODES = frozenset({"ResourceNotFoundException"})
-_INVALID_CODES = frozenset(
-    {
-        "InvalidParameterValueException",
-        "MissingParameterValueException",
-        "InvalidRequestException",
-        "ValidationException",
-        "SerializationException",
-    }
-)
-
-
-def classify_error_code(code: str, status: int | None = None) -> str:
-    """The reason for an AWS error code (and HTTP status, for codes we do not know)."""
-    for reason, codes in (
-        ("auth", _AUTH_CODES),
-        ("throttled", _THROTTLE_CODES),
-        ("unavailable", _UNAVAILABLE_CODES),
-        ("not_found", _NOT_FOUND_CODES),
-        ("invalid", _INVALID_CODES),
-    ):
-        if code in codes:
-            return reason
-    if status == 429:
-        return "throttled"
-    if status is not None and status >= 500:
-        return "unavailable"
-    if status in (401, 403):
-        return "auth"
-    return "other"
-
-
-def classify_error(error: BaseException) -> str:
-    """Map any exception from boto3 to one of REASONS."""
-    if isinstance(error, ClientError):
-        meta = error.response.get("ResponseMetadata", {})
-        return classify_error_code(
-            str(error.response.get("Error", {}).get("Code", "")), meta.get("HTTPStatusCode")
-        )
-    if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, TimeoutError)):
-        return "timeout"
-    if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ConnectionError)):
-        return "unavailable"
-    if isinstance(
-        error,
-        (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, ProfileNotFound),
-    ):
-        return "auth"
-    if isinstance(error, (ParamValidationError, NoRegionError)):
-        return "invalid"
-    return "other"
-
-
-_EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
-
-
-def is_expired_session(error: BaseException) -> bool:
-    """AWS refused the session's credentials as expired."""
-    return isinstance(error, ClientError) and (
-        str(error.response.get("Error", {}).get("Code", "")) in _EXPIRED_CODES
-    )
-
-
-def describe_error(error: BaseException) -> str:
-    """A one-line description of an AWS error for the log, never containing credentials."""
-    if isinstance(error, ClientError):
-        detail = error.response.get("Error", {})
-        return f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}".strip()
-    if isinstance(error, BotoCoreError):
-        return f"{type(error).__name__}: {error}"
-    return f"{type(error).__name__}: {error}"
 
 
 class ApiStats:
@@ -247,7 +114,7 @@ def make_client(
     rate_limit: RateLimitConfig,
     stats: ApiStats,
     limiter: RequestLimiter,
-) -> Any:
+) -> BackupClient:
     """The target's AWS Backup client: explicit retries and timeouts, every attempt rate-limited
     and counted.
 
@@ -280,7 +147,7 @@ def make_client(
             outcome = classify_error(exception)
         else:
             status = int((response_dict or {}).get("status_code", 0))
-            if (parsed_response or {}).get(_MALFORMED):
+            if (parsed_response or {}).get(MALFORMED):
                 outcome = "other"
             elif 200 <= status < 300:
                 outcome = "success"
@@ -298,54 +165,11 @@ def make_client(
     return client
 
 
-class BackupApi:
-    """The two read calls the exporter makes, on a client created at first use.
-
-    Creating the client lazily keeps start-up free of AWS calls and lets a target whose
-    credentials cannot be found show up as down (reason ``auth``) instead of stopping the
-    exporter.
-    """
-
-    def __init__(self, client_factory: Callable[[], Any]) -> None:
-        self._client_factory = client_factory
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
-
-    def reset(self) -> None:
-        """Drop the client, and with it its session: the next call builds both anew.
-
-        For a session AWS ended before the expiry it announced (revoked, clock skew): botocore
-        would keep presenting it until 15 minutes before that expiry.
-        """
-        with self._lock:
-            self._client = None
-
-    def list_restore_jobs(self, **filters: Any) -> Iterator[list[dict[str, Any]]]:
-        """Yield the pages of ListRestoreJobs for these filters (the model's By* names)."""
-        paginator = self.client.get_paginator("list_restore_jobs")
-        for page in paginator.paginate(**filters, PaginationConfig={"PageSize": MAX_RESULTS}):
-            _check_parsed(page, LIST_OPERATION)
-            yield list(page.get("RestoreJobs") or [])
-
-    def describe_restore_job(self, restore_job_id: str) -> dict[str, Any]:
-        response: dict[str, Any] = self.client.describe_restore_job(RestoreJobId=restore_job_id)
-        _check_parsed(response, DESCRIBE_OPERATION)
-        response.pop("ResponseMetadata", None)
-        return response
-
-
 class MalformedResponseError(Exception):
     """A 2xx response whose body was not the JSON AWS sends (truncated, HTML, garbage)."""
 
 
-_MALFORMED = "_ExporterMalformedBody"
+MALFORMED = "_ExporterMalformedBody"  # flag in a parsed response whose body was not JSON
 
 
 def _mark_malformed_body(
@@ -363,11 +187,12 @@ def _mark_malformed_body(
         try:
             json.loads(body)
         except ValueError:
-            customized_response_dict[_MALFORMED] = True
+            customized_response_dict[MALFORMED] = True
 
 
-def _check_parsed(response: Mapping[str, Any], operation: str) -> None:
-    if response.get(_MALFORMED):
+def check_parsed(response: Mapping[str, Any], operation: str) -> None:
+    """Raise MalformedResponseError for a response flagged by the before-parse hook."""
+    if response.get(MALFORMED):
         raise MalformedResponseError(f"{operation}: the response body is not valid JSON")
 
 

@@ -1,0 +1,87 @@
+"""The read calls the exporter makes to AWS Backup, on a client created at first use.
+
+Creating the client lazily keeps start-up free of AWS calls and lets a target whose credentials
+cannot be found show up as down (reason ``auth``) instead of stopping the exporter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from exporter.aws_client import DESCRIBE_OPERATION, LIST_OPERATION, BackupClient, check_parsed
+
+if TYPE_CHECKING:
+    from mypy_boto3_backup.literals import RestoreJobStatusType
+    from mypy_boto3_backup.type_defs import ListRestoreJobsInputPaginateTypeDef
+else:
+    RestoreJobStatusType = str
+    ListRestoreJobsInputPaginateTypeDef = dict
+
+MAX_RESULTS = 1000  # the model's maximum page size for ListRestoreJobs
+
+
+class ListQuery(TypedDict, total=False):
+    """The filters of one ListRestoreJobs query (the model's By* names); times in Unix seconds."""
+
+    ByAccountId: str
+    ByResourceType: str
+    ByStatus: RestoreJobStatusType
+    ByRestoreTestingPlanArn: str
+    ByCreatedAfter: float
+    ByCreatedBefore: float
+    ByCompleteAfter: float
+
+
+_TIME_FILTERS = ("ByCreatedAfter", "ByCreatedBefore", "ByCompleteAfter")
+
+
+def _request(query: ListQuery) -> ListRestoreJobsInputPaginateTypeDef:
+    """The paginator's arguments for a query: times as aware datetimes, as the model types them."""
+    request: dict[str, Any] = dict(query)
+    for name in _TIME_FILTERS:
+        if name in request:
+            request[name] = datetime.fromtimestamp(request[name], UTC)
+    request["PaginationConfig"] = {"PageSize": MAX_RESULTS}
+    typed: ListRestoreJobsInputPaginateTypeDef = request  # type: ignore[assignment]
+    return typed
+
+
+class BackupApi:
+    """ListRestoreJobs and DescribeRestoreJob for one target."""
+
+    def __init__(self, client_factory: Callable[[], BackupClient]) -> None:
+        self._client_factory = client_factory
+        self._client: BackupClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> BackupClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    def reset(self) -> None:
+        """Drop the client, and with it its session: the next call builds both anew.
+
+        For a session AWS ended before the expiry it announced (revoked, clock skew): botocore
+        would keep presenting it until 15 minutes before that expiry.
+        """
+        with self._lock:
+            self._client = None
+
+    def list_restore_jobs(self, query: ListQuery) -> Iterator[Sequence[Mapping[str, object]]]:
+        """Yield the pages of ListRestoreJobs for one query, each a list of raw members."""
+        paginator = self.client.get_paginator("list_restore_jobs")
+        for page in paginator.paginate(**_request(query)):
+            check_parsed(page, LIST_OPERATION)
+            yield page.get("RestoreJobs") or []
+
+    def describe_restore_job(self, restore_job_id: str) -> dict[str, Any]:
+        response = dict(self.client.describe_restore_job(RestoreJobId=restore_job_id))
+        check_parsed(response, DESCRIBE_OPERATION)
+        response.pop("ResponseMetadata", None)
+        return response

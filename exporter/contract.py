@@ -1,0 +1,18 @@
+"""Every metric family the exporter can expose, in exposition order: the whole contract.
+
+The README's metric table, the alert rules and the dashboard are checked against this list by
+the tests, so none of them can name a metric that does not exist or miss one that does.
+"""
+
+from __future__ import annotations
+
+from exporter.families import Family
+from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES
+from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES
+
+ALL_FAMILIES: tuple[Family, ...] = (  # type: ignore[type-arg]  # one type per group
+    *JOB_FAMILIES,
+    AGGREGATE_FAMILY,
+    *TARGET_FAMILIES,
+    BUILD_INFO_FAMILY,
+)

@@ -1,0 +1,135 @@
+"""The exporter's own families: per-target health, what it costs in API calls, and build info.
+
+A target that fails shows as ``..._target_up 0`` with its reason while every other target goes
+on exporting (the fritz_exporter pattern); a scrape never fails as a whole for one target.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import boto3
+
+from exporter import __version__
+from exporter.aws_errors import TARGET_DOWN_REASONS
+from exporter.families import Family, Kind, RenderContext, Sample, present, state_set
+from exporter.store import TargetHealth
+
+TARGET_LABELS = ("target", "region")
+
+
+def _per_target(
+    name: str, help: str, read: Callable[[TargetHealth], float | None], kind: Kind = "gauge"
+) -> Family[TargetHealth]:
+    """A family with one sample per target, labelled (target, region)."""
+
+    def samples(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+        for values, value in present(read(health)):
+            yield (health.name, health.region, *values), value
+
+    return Family(name, kind, help, TARGET_LABELS, samples)
+
+
+def _down_reason(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+    why = health.down_reason if health.down_reason in TARGET_DOWN_REASONS else "other"
+    for state, value in state_set(None if health.up else why, TARGET_DOWN_REASONS):
+        yield (health.name, health.region, state), value
+
+
+def _counts(
+    field: Callable[[TargetHealth], dict[tuple[str, str], int]],
+) -> Callable[[TargetHealth, RenderContext], Iterator[Sample]]:
+    def samples(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+        for (first, second), count in sorted(field(health).items()):
+            yield (health.name, first, second), float(count)
+
+    return samples
+
+
+def _lookup_errors(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+    for job_id, why in sorted(health.lookup_errors.items()):
+        yield (health.name, job_id, why), 1.0
+
+
+def _scrape_seconds(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+    yield (health.name,), health.scrape_seconds
+
+
+TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
+    _per_target(
+        "aws_backup_restore_exporter_target_up",
+        "1 if the last sync of the target succeeded, 0 if it failed (see ..._target_down_reason).",
+        lambda health: 1.0 if health.up else 0.0,
+    ),
+    Family(
+        "aws_backup_restore_exporter_target_down_reason",
+        "gauge",
+        "Why a target is down, as a state set: 1 for the current reason, all 0 while it is up.",
+        (*TARGET_LABELS, "reason"),
+        _down_reason,
+    ),
+    Family(
+        "aws_backup_restore_exporter_scrape_duration_seconds",
+        "gauge",
+        "Time this scrape spent on the target (waiting for its sync, up to the deadline).",
+        ("target",),
+        _scrape_seconds,
+    ),
+    _per_target(
+        "aws_backup_restore_exporter_target_data_age_seconds",
+        "Age of the target's data: time since its last successful sync ended. Grows when AWS is "
+        "slow or failing and the last known state is served instead.",
+        lambda health: health.data_age_seconds,
+    ),
+    _per_target(
+        "aws_backup_restore_exporter_target_jobs",
+        "Restore jobs the exporter holds for the target (in the window, configured or active).",
+        lambda health: float(health.jobs),
+    ),
+    _per_target(
+        "aws_backup_restore_exporter_target_jobs_dropped",
+        "Jobs not exposed per job because of metrics.max_jobs_per_target (oldest first).",
+        lambda health: float(health.jobs_dropped),
+    ),
+    Family(
+        "aws_backup_restore_exporter_api_requests",
+        "counter",
+        "HTTP requests sent to AWS Backup (retries included), by operation and outcome.",
+        ("target", "operation", "outcome"),
+        _counts(lambda health: dict(health.api_requests)),
+    ),
+    Family(
+        "aws_backup_restore_exporter_syncs",
+        "counter",
+        "Syncs of a target with AWS, by kind (full, incremental) and result.",
+        ("target", "kind", "result"),
+        _counts(lambda health: dict(health.syncs)),
+    ),
+    Family(
+        "aws_backup_restore_exporter_restore_job_lookup_errors",
+        "gauge",
+        "1 for each configured restore job ID that could not be read, with the reason.",
+        ("target", "restore_job_id", "reason"),
+        _lookup_errors,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    version: str
+    python_version: str
+    boto3_version: str
+
+
+BUILD = BuildInfo(__version__, platform.python_version(), boto3.__version__)
+
+BUILD_INFO_FAMILY: Family[BuildInfo] = Family(
+    "aws_backup_restore_exporter_build_info",
+    "gauge",
+    "Constant 1; the exporter's version and that of its Python and boto3.",
+    ("version", "python_version", "boto3_version"),
+    lambda info, _: iter([((info.version, info.python_version, info.boto3_version), 1.0)]),
+)

@@ -1,0 +1,73 @@
+"""What a scrape reads: immutable values, taken at one instant, that rendering turns into text.
+
+Sources and syncs replace these values, never mutate them, so a scrape holds a consistent view
+without locks and renders it while the next sync is already running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from exporter.config import TargetConfig
+from exporter.job_families import identity
+from exporter.model import RestoreJob
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    """What a scrape shows of one target."""
+
+    target: TargetConfig
+    jobs: Mapping[str, RestoreJob]  # exposed per job (capped at metrics.max_jobs_per_target)
+    all_jobs: Mapping[str, RestoreJob]  # everything held, for the aggregate
+    up: bool
+    down_reason: str | None
+    data_timestamp: float | None  # when the data served was last fully refreshed
+    syncing: bool
+    lookup_errors: Mapping[str, str]
+    jobs_dropped: int
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """One target's health figures for one scrape: the exporter's own series."""
+
+    name: str
+    region: str
+    up: bool
+    down_reason: str | None
+    scrape_seconds: float
+    data_age_seconds: float | None
+    jobs: int
+    jobs_dropped: int
+    api_requests: Mapping[tuple[str, str], int]  # (operation, outcome) -> attempts
+    syncs: Mapping[tuple[str, str], int]  # (kind, result) -> runs
+    lookup_errors: Mapping[str, str]  # configured job ID -> reason
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """Everything one scrape shows."""
+
+    now: float
+    snapshots: tuple[TargetSnapshot, ...]
+    health: tuple[TargetHealth, ...]
+
+    def exposed_jobs(self) -> Iterator[RestoreJob]:
+        """Per-job series to expose: each job once, even if two targets both see it."""
+        return _unique(snapshot.jobs for snapshot in self.snapshots)
+
+    def all_jobs(self) -> Iterator[RestoreJob]:
+        """Every job held, including those over the per-target cap, for the aggregate."""
+        return _unique(snapshot.all_jobs for snapshot in self.snapshots)
+
+
+def _unique(tables: Iterable[Mapping[str, RestoreJob]]) -> Iterator[RestoreJob]:
+    seen: set[tuple[str, ...]] = set()
+    for table in tables:
+        for job in table.values():
+            key = identity(job)
+            if key not in seen:
+                seen.add(key)
+                yield job
