@@ -50,6 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the configuration file, print a summary and exit",
     )
+    _add_web_flags(parser)
+    _add_log_flags(parser)
+    parser.add_argument(
+        "--collector.process",
+        dest="process_metrics",
+        action="store_true",
+        default=_env("COLLECTOR_PROCESS", "false") == "true",
+        help="also expose prometheus-client's process, platform and GC metrics",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=_env("DEMO", "false") == "true",
+        help="start a local AWS Backup endpoint with changing demo restore jobs and export "
+        "those; needs no AWS account",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"aws-backup-restore-exporter {__version__}"
+    )
+    return parser
+
+
+def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
@@ -72,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("WEB_TELEMETRY_PATH", "/metrics"),
         help="path under which to expose metrics (default /metrics)",
     )
+
+
+def _add_log_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log.level",
         dest="log_level",
@@ -86,24 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("logfmt", "json"),
         help="log line format (default logfmt)",
     )
-    parser.add_argument(
-        "--collector.process",
-        dest="process_metrics",
-        action="store_true",
-        default=_env("COLLECTOR_PROCESS", "false") == "true",
-        help="also expose prometheus-client's process, platform and GC metrics",
-    )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        default=_env("DEMO", "false") == "true",
-        help="start a local AWS Backup endpoint with changing demo restore jobs and export "
-        "those; needs no AWS account",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"aws-backup-restore-exporter {__version__}"
-    )
-    return parser
 
 
 def demo_config(endpoint: Any) -> Config:

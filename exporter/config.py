@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 from exporter.durations import parse_duration
+from exporter.model import STATUSES
 from exporter.sections import Section, read_yaml_file, type_name
 
-# Enumerations and patterns from botocore's service model for `backup` (2018-11-15).
-RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
+# Patterns from botocore's service model for `backup` (2018-11-15); enumerations in model.py.
 _RESOURCE_TYPE = re.compile(r"^[a-zA-Z0-9\-\_\. ]{1,50}$")  # the model's, plus the space AWS uses
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -27,7 +27,6 @@ _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
-T = TypeVar("T")
 RetryMode = Literal["standard", "adaptive", "legacy"]
 
 
@@ -208,7 +207,7 @@ def _read_discovery(section: _Section) -> DiscoveryConfig:
         account_id=section.get("account_id", _string(_ACCOUNT_ID, "a 12-digit account ID"), None),
     )
     for index, status in enumerate(discovery.statuses):
-        _choice(RESTORE_JOB_STATUSES)(section.key_path(f"statuses[{index}]"), status)
+        _choice(STATUSES)(section.key_path(f"statuses[{index}]"), status)
     section.finish()
     return discovery
 
@@ -249,9 +248,7 @@ def _read_target(section: _Section) -> TargetConfig:
     return target
 
 
-def parse_config(data: Any) -> Config:
-    """Validate a parsed YAML document and return the Config it describes."""
-    root = _Section("", data)
+def _read_targets(root: _Section) -> tuple[TargetConfig, ...]:
     targets_value = root.data.get("targets")
     root.used.add("targets")
     if not isinstance(targets_value, list) or not targets_value:
@@ -268,9 +265,11 @@ def parse_config(data: Any) -> Config:
                 f"targets[{names[target.name]}] (give each target a distinct name)"
             )
         names[target.name] = index
+    return targets
 
-    aws = root.section("aws")
-    aws_config = AwsClientConfig(
+
+def _read_aws(aws: _Section) -> AwsClientConfig:
+    config = AwsClientConfig(
         retry_mode=cast(
             RetryMode,
             aws.get("retry_mode", _choice(("standard", "adaptive", "legacy")), "standard"),
@@ -280,9 +279,11 @@ def parse_config(data: Any) -> Config:
         read_timeout_seconds=aws.get("read_timeout", _duration(0.1, 300), 10.0),
     )
     aws.finish()
+    return config
 
-    sync = root.section("sync")
-    sync_config = SyncConfig(
+
+def _read_sync(sync: _Section) -> SyncConfig:
+    config = SyncConfig(
         deadline_seconds=sync.get("deadline", _duration(0.1, 600), 8.0),
         min_interval_seconds=sync.get("min_interval", _duration(0, 3600), 0.0),
         full_resync_interval_seconds=sync.get(
@@ -292,9 +293,11 @@ def parse_config(data: Any) -> Config:
         stale_data_max_age_seconds=sync.get("stale_data_max_age", _duration(0, 7 * _DAY), 600.0),
     )
     sync.finish()
+    return config
 
-    limits = root.section("rate_limit")
-    rate_config = RateLimitConfig(
+
+def _read_rate_limit(limits: _Section) -> RateLimitConfig:
+    config = RateLimitConfig(
         describe_per_second=limits.get("describe_per_second", _number(0.1, 1000), 10.0),
         list_per_second=limits.get("list_per_second", _number(0.1, 1000), 15.0),
         total_per_second=limits.get("total_per_second", _number(0.1, 1000), 40.0),
@@ -302,16 +305,31 @@ def parse_config(data: Any) -> Config:
         list_concurrency=limits.get("list_concurrency", _number(1, 16, integer=True), 4),
     )
     limits.finish()
+    return config
 
-    metrics = root.section("metrics")
-    metrics_config = MetricsConfig(
+
+def _read_metrics(metrics: _Section) -> MetricsConfig:
+    config = MetricsConfig(
         per_job=metrics.get("per_job", _boolean, True),
         max_jobs_per_target=metrics.get("max_jobs_per_target", _number(1, 10_000_000, True), 20000),
         message_max_length=metrics.get("message_max_length", _number(0, 4096, integer=True), 256),
     )
     metrics.finish()
+    return config
+
+
+def parse_config(data: Any) -> Config:
+    """Validate a parsed YAML document and return the Config it describes."""
+    root = _Section("", data)
+    config = Config(
+        targets=_read_targets(root),
+        aws=_read_aws(root.section("aws")),
+        sync=_read_sync(root.section("sync")),
+        rate_limit=_read_rate_limit(root.section("rate_limit")),
+        metrics=_read_metrics(root.section("metrics")),
+    )
     root.finish()
-    return Config(targets, aws_config, sync_config, rate_config, metrics_config)
+    return config
 
 
 def load_config(path: str | Path) -> Config:

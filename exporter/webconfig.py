@@ -189,6 +189,12 @@ def _read_tls(section: _Reader, base: Path) -> TlsConfig | None:
     for key, value in (("cert_file", cert_file), ("key_file", key_file)):
         if value is None:
             raise WebConfigError(f"{section.key_path(key)}: required when tls_server_config is set")
+    _check_tls(section, tls)
+    return tls
+
+
+def _check_tls(section: _Reader, tls: TlsConfig) -> None:
+    """The rules that concern several keys together."""
     has_ca = tls.client_ca_file is not None or tls.client_ca is not None
     if tls.client_ca_file is not None and tls.client_ca is not None:
         raise WebConfigError(f"{section.key_path('client_ca')}: set client_ca or client_ca_file")
@@ -219,7 +225,6 @@ def _read_tls(section: _Reader, base: Path) -> TlsConfig | None:
                 f"{section.key_path('cipher_suites')}[{index}]: {name!r} is not a supported "
                 f"cipher suite (one of {', '.join(CIPHER_SUITES)})"
             )
-    return tls
 
 
 def _read_headers(section: _Reader) -> tuple[tuple[str, str], ...]:
