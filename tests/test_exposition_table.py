@@ -1,0 +1,258 @@
+# ruff: noqa: E501  (expected exposition lines are as long as the exposition makes them)
+"""The exposition as a table: (objects, now) -> exact sample lines, through the renderer that
+production serves (``render_scrape``), in the style of kube-state-metrics' ``*_test.go``.
+
+Each row names the families it is about; the expected text is every sample line of those
+families, in order, exactly as /metrics shows it.
+"""
+
+from __future__ import annotations
+
+import platform
+from textwrap import dedent
+
+import boto3
+import pytest
+
+from exporter import __version__
+from exporter.config import TargetConfig
+from exporter.contract import ALL_FAMILIES
+from exporter.exposition import JobTextCache, render_scrape
+from exporter.model import RestoreJob
+from exporter.store import Scrape, TargetHealth, TargetSnapshot
+
+NOW = 1_700_000_600.0
+PLAN = "arn:aws:backup:us-east-1:111122223333:restore-testing-plan:daily"
+BASE = {"AccountId": "111122223333", "RestoreJobId": "j1", "ResourceType": "EBS",
+        "CreationDate": 1_700_000_000.0}  # fmt: skip
+ID = 'account_id="111122223333",region="us-east-1",restore_job_id="j1",resource_type="EBS"'
+
+
+def job(**fields: object) -> RestoreJob:
+    return RestoreJob.from_api({**BASE, **fields}, "us-east-1")
+
+
+def health(name: str = "main", **fields: object) -> TargetHealth:
+    values: dict = {
+        "name": name, "region": "us-east-1", "up": True, "down_reason": None,
+        "scrape_seconds": 0.25, "data_age_seconds": 12.0, "jobs": 0, "jobs_dropped": 0,
+        "api_requests": {}, "syncs": {}, "lookup_errors": {},
+    }  # fmt: skip
+    values.update(fields)
+    return TargetHealth(**values)
+
+
+def scrape(jobs: list[RestoreJob] = (), healths: list[TargetHealth] = ()) -> Scrape:
+    table = {j.restore_job_id: j for j in jobs}
+    snapshot = TargetSnapshot(
+        TargetConfig("main", "us-east-1"), table, table, True, None, NOW, False, {}, 0
+    )
+    return Scrape(NOW, (snapshot,), tuple(healths))
+
+
+def sample_lines(value: Scrape, names: list[str], message_max_length: int = 256) -> str:
+    chunks, _ = render_scrape(value, JobTextCache(message_max_length), None, names)
+    text = b"".join(chunks).decode()
+    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+
+
+CASES = {
+    "a running job: every value it has, duration up to now": (
+        scrape([job(Status="RUNNING", PercentDone="37.50%", BackupSizeInBytes=2048,
+                    ExpectedCompletionTimeMinutes=30, RecoveryPointCreationDate=1_699_990_000.0)]),
+        ["aws_backup_restore_job_progress_ratio", "aws_backup_restore_job_backup_size_bytes",
+         "aws_backup_restore_job_expected_duration_seconds",
+         "aws_backup_restore_job_duration_seconds",
+         "aws_backup_restore_job_creation_timestamp_seconds",
+         "aws_backup_restore_job_completion_timestamp_seconds",
+         "aws_backup_restore_job_recovery_point_creation_timestamp_seconds"],
+        f"""
+        aws_backup_restore_job_progress_ratio{{{ID}}} 0.375
+        aws_backup_restore_job_backup_size_bytes{{{ID}}} 2048.0
+        aws_backup_restore_job_expected_duration_seconds{{{ID}}} 1800.0
+        aws_backup_restore_job_duration_seconds{{{ID}}} 600.0
+        aws_backup_restore_job_creation_timestamp_seconds{{{ID}}} 1.7e+09
+        aws_backup_restore_job_recovery_point_creation_timestamp_seconds{{{ID}}} 1.69999e+09
+        """,
+    ),
+    "a finished job: completion time, duration to completion": (
+        scrape([job(Status="COMPLETED", CompletionDate=1_700_000_300.0, PercentDone="100.00%")]),
+        ["aws_backup_restore_job_status", "aws_backup_restore_job_duration_seconds",
+         "aws_backup_restore_job_completion_timestamp_seconds"],
+        f"""
+        aws_backup_restore_job_status{{{ID},status="PENDING"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="RUNNING"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="COMPLETED"}} 1.0
+        aws_backup_restore_job_status{{{ID},status="ABORTED"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="FAILED"}} 0.0
+        aws_backup_restore_job_duration_seconds{{{ID}}} 300.0
+        aws_backup_restore_job_completion_timestamp_seconds{{{ID}}} 1.7000003e+09
+        """,
+    ),
+    "no PercentDone, size or estimate: those series are absent, not 0": (
+        scrape([job(Status="PENDING", PercentDone="not a number")]),
+        ["aws_backup_restore_job_progress_ratio", "aws_backup_restore_job_backup_size_bytes",
+         "aws_backup_restore_job_expected_duration_seconds",
+         "aws_backup_restore_job_message_info"],
+        "",
+    ),
+    "a status AWS adds later shows as 1 beside the known ones": (
+        scrape([job(Status="QUEUED")]),
+        ["aws_backup_restore_job_status"],
+        f"""
+        aws_backup_restore_job_status{{{ID},status="PENDING"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="RUNNING"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="COMPLETED"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="ABORTED"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="FAILED"}} 0.0
+        aws_backup_restore_job_status{{{ID},status="QUEUED"}} 1.0
+        """,
+    ),
+    "descriptive attributes on the info series, empty when AWS gives none": (
+        scrape([job(CreatedBy={"RestoreTestingPlanArn": PLAN}, IsParent=False,
+                    ParentJobId="p1", IamRoleArn="arn:aws:iam::111122223333:role/R")]),
+        ["aws_backup_restore_job_info"],
+        f"""
+        aws_backup_restore_job_info{{{ID},recovery_point_arn="",source_resource_arn="",created_resource_arn="",backup_vault_arn="",iam_role_arn="arn:aws:iam::111122223333:role/R",restore_testing_plan_arn="{PLAN}",parent_job_id="p1",is_parent="false"}} 1.0
+        """,
+    ),
+    "a restore test validating and cleaning up": (
+        scrape([job(Status="COMPLETED", ValidationStatus="VALIDATING",
+                    DeletionStatus="DELETING")]),
+        ["aws_backup_restore_job_validation_status", "aws_backup_restore_job_deletion_status"],
+        f"""
+        aws_backup_restore_job_validation_status{{{ID},validation_status="FAILED"}} 0.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="SUCCESSFUL"}} 0.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="TIMED_OUT"}} 0.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="VALIDATING"}} 1.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="DELETING"}} 1.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="FAILED"}} 0.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="SUCCESSFUL"}} 0.0
+        """,
+    ),
+    "a restore test that timed out, cleaned up": (
+        scrape([job(Status="COMPLETED", ValidationStatus="TIMED_OUT",
+                    DeletionStatus="SUCCESSFUL")]),
+        ["aws_backup_restore_job_validation_status", "aws_backup_restore_job_deletion_status"],
+        f"""
+        aws_backup_restore_job_validation_status{{{ID},validation_status="FAILED"}} 0.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="SUCCESSFUL"}} 0.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="TIMED_OUT"}} 1.0
+        aws_backup_restore_job_validation_status{{{ID},validation_status="VALIDATING"}} 0.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="DELETING"}} 0.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="FAILED"}} 0.0
+        aws_backup_restore_job_deletion_status{{{ID},deletion_status="SUCCESSFUL"}} 1.0
+        """,
+    ),
+    "no validation or deletion status: no state set at all (not a restore test)": (
+        scrape([job(Status="COMPLETED")]),
+        ["aws_backup_restore_job_validation_status", "aws_backup_restore_job_deletion_status"],
+        "",
+    ),
+    "hostile strings are escaped; messages made single-line and cut": (
+        scrape([job(RestoreJobId='a"b\\c', ResourceType="EB\nS",
+                    StatusMessage='line one\nline "two" ' + "x" * 40,
+                    DeletionStatusMessage="✓ Ω 🚀")]),
+        ["aws_backup_restore_job_message_info"],
+        """
+        aws_backup_restore_job_message_info{account_id="111122223333",region="us-east-1",restore_job_id="a\\"b\\\\c",resource_type="EB\\nS",status_message="line one line \\"two\\" xxxxxxxxx…",validation_status_message="",deletion_status_message="✓ Ω 🚀"} 1.0
+        """,
+    ),
+    "the aggregate: every status per account, region and resource type": (
+        scrape([job(RestoreJobId="a", Status="FAILED"), job(RestoreJobId="b", Status="FAILED"),
+                job(RestoreJobId="c", ResourceType="RDS", Status="NEW")]),
+        ["aws_backup_restore_jobs"],
+        """
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="EBS",status="PENDING"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="EBS",status="RUNNING"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="EBS",status="COMPLETED"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="EBS",status="ABORTED"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="EBS",status="FAILED"} 2.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="PENDING"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="RUNNING"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="COMPLETED"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="ABORTED"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="FAILED"} 0.0
+        aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="NEW"} 1.0
+        """,
+    ),
+    "an up target: up, no reason, its figures": (
+        scrape(healths=[health(jobs=7, jobs_dropped=2)]),
+        ["aws_backup_restore_exporter_target_up", "aws_backup_restore_exporter_target_down_reason",
+         "aws_backup_restore_exporter_scrape_duration_seconds",
+         "aws_backup_restore_exporter_target_data_age_seconds",
+         "aws_backup_restore_exporter_target_jobs",
+         "aws_backup_restore_exporter_target_jobs_dropped"],
+        """
+        aws_backup_restore_exporter_target_up{region="us-east-1",target="main"} 1.0
+        aws_backup_restore_exporter_target_down_reason{reason="auth",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="throttled",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="unavailable",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="timeout",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="invalid",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="other",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_scrape_duration_seconds{target="main"} 0.25
+        aws_backup_restore_exporter_target_data_age_seconds{region="us-east-1",target="main"} 12.0
+        aws_backup_restore_exporter_target_jobs{region="us-east-1",target="main"} 7.0
+        aws_backup_restore_exporter_target_jobs_dropped{region="us-east-1",target="main"} 2.0
+        """,
+    ),
+    "a target that never synced and a reason we do not know: down, other, no data age": (
+        scrape(healths=[health("new", up=False, down_reason="weird", data_age_seconds=None)]),
+        ["aws_backup_restore_exporter_target_up", "aws_backup_restore_exporter_target_down_reason",
+         "aws_backup_restore_exporter_target_data_age_seconds"],
+        """
+        aws_backup_restore_exporter_target_up{region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="auth",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="throttled",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="unavailable",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="timeout",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="invalid",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{reason="other",region="us-east-1",target="new"} 1.0
+        """,
+    ),
+    "what the exporter costs: requests and syncs as counters, lookup errors per job ID": (
+        scrape(healths=[health(
+            api_requests={("ListRestoreJobs", "success"): 4, ("DescribeRestoreJob", "throttled"): 1},
+            syncs={("full", "success"): 1, ("incremental", "failure"): 2},
+            lookup_errors={"gone": "not_found"},
+        )]),
+        ["aws_backup_restore_exporter_api_requests", "aws_backup_restore_exporter_syncs",
+         "aws_backup_restore_exporter_restore_job_lookup_errors"],
+        """
+        aws_backup_restore_exporter_api_requests_total{operation="DescribeRestoreJob",outcome="throttled",target="main"} 1.0
+        aws_backup_restore_exporter_api_requests_total{operation="ListRestoreJobs",outcome="success",target="main"} 4.0
+        aws_backup_restore_exporter_syncs_total{kind="full",result="success",target="main"} 1.0
+        aws_backup_restore_exporter_syncs_total{kind="incremental",result="failure",target="main"} 2.0
+        aws_backup_restore_exporter_restore_job_lookup_errors{reason="not_found",restore_job_id="gone",target="main"} 1.0
+        """,
+    ),
+    "build info": (
+        scrape(),
+        ["aws_backup_restore_exporter_build_info"],
+        f"""
+        aws_backup_restore_exporter_build_info{{boto3_version="{boto3.__version__}",python_version="{platform.python_version()}",version="{__version__}"}} 1.0
+        """,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "names", "expected"), list(CASES.values()), ids=list(CASES))
+def test_exposition(value, names, expected):
+    assert sample_lines(value, names, message_max_length=30) == dedent(expected).lstrip("\n")
+
+
+def test_every_declared_family_is_covered_by_a_row():
+    covered = {name for _, names, _ in CASES.values() for name in names}
+    assert covered == {family.name for family in ALL_FAMILIES}
+
+
+def test_a_full_scrape_has_every_family_once_with_help_and_type_in_declared_order():
+    value = scrape([job(Status="RUNNING")], [health()])
+    chunks, _ = render_scrape(value, JobTextCache(256), None)
+    text = b"".join(chunks).decode()
+    types = [line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE ")]
+    # the text format names a counter's HELP and TYPE after its samples (``_total``)
+    assert types == [[family.sample_name, family.kind] for family in ALL_FAMILIES]
+    for family in ALL_FAMILIES:
+        assert text.count(f"# HELP {family.sample_name} {family.help}\n") == 1
