@@ -26,7 +26,13 @@ from prometheus_client.utils import floatToGoString
 
 from exporter.families import RenderContext, metrics
 from exporter.health_families import BUILD, BUILD_INFO_FAMILY, TARGET_FAMILIES
-from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES, identity, job_groups
+from exporter.job_families import (
+    AGGREGATE_FAMILY,
+    JOB_FAMILIES,
+    JOB_IDENTITY,
+    identity,
+    job_groups,
+)
 from exporter.model import RestoreJob
 from exporter.store import Scrape
 
@@ -47,6 +53,7 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
 
 
 Key = tuple[str, ...]
+_JOB_LAYOUT = tuple((family, family.own_labels) for family in JOB_FAMILIES)
 
 
 class JobTextCache:
@@ -60,13 +67,15 @@ class JobTextCache:
 
     def _render_job(self, job: RestoreJob, now: float) -> tuple[bytes, ...]:
         context = RenderContext(now, self.message_max_length)
-        return tuple(
-            "".join(
-                f"{family.name}{{{_label_text(family.labels, values)}}} {_format_float(value)}\n"
-                for values, value in family.samples(job, context)
-            ).encode()
-            for family in JOB_FAMILIES
-        )
+        ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
+        rendered = []
+        for family, own_labels in _JOB_LAYOUT:
+            lines = []
+            for values, value in family.samples(job, context):
+                labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
+                lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
+            rendered.append("".join(lines).encode())
+        return tuple(rendered)
 
     def family_chunks(self, jobs: Iterable[RestoreJob], now: float) -> list[list[bytes]]:
         """Per JOB_FAMILIES entry, the cached bytes of every job's lines, in job order.

@@ -10,7 +10,7 @@ README's metric table (checked by a test) are driven by these declarations.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -30,13 +30,30 @@ class RenderContext:
     message_max_length: int = 256
 
 
+def _no_identity(_: object) -> LabelValues:
+    return ()
+
+
+@dataclass(frozen=True)
+class Identity(Generic[T]):
+    """Leading labels that every sample of one object carries (a job's account, region, ID...).
+
+    Declared once for a group of families, so that the cached renderer formats them once per
+    object rather than once per line.
+    """
+
+    labels: tuple[str, ...] = ()
+    values: Callable[[T], LabelValues] = _no_identity
+
+
 @dataclass(frozen=True)
 class Family(Generic[T]):
     """One metric family: its contract and how to compute its samples from one object.
 
-    ``samples`` yields, for one object (a job, a target's health...), each sample's label
-    values, in ``labels`` order, and its value. A counter is named without ``_total``; the
-    exposition adds it, as prometheus-client does.
+    ``labels`` are all its labels in exposition order: the identity's first, then its own.
+    ``samples`` yields, for one object (a job, a target's health...), each sample's values of
+    its own labels (those after the identity) and its value. A counter is named without
+    ``_total``; the exposition adds it, as prometheus-client does.
     """
 
     name: str
@@ -44,6 +61,21 @@ class Family(Generic[T]):
     help: str
     labels: tuple[str, ...]
     samples: Callable[[T, RenderContext], Iterable[Sample]]
+    identity: Identity[T] = field(default_factory=Identity)
+
+    def __post_init__(self) -> None:
+        if self.labels[: len(self.identity.labels)] != self.identity.labels:
+            raise ValueError(f"{self.name}: labels must start with the identity's")
+
+    @property
+    def own_labels(self) -> tuple[str, ...]:
+        return self.labels[len(self.identity.labels) :]
+
+    def series(self, item: T, context: RenderContext) -> Iterator[Sample]:
+        """Every sample of one object with all its label values."""
+        ident = self.identity.values(item)
+        for values, value in self.samples(item, context):
+            yield ident + values, value
 
     @property
     def sample_name(self) -> str:
@@ -55,7 +87,7 @@ class Family(Generic[T]):
         family_class = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
         family = family_class(self.name, self.help, labels=self.labels)
         for item in objects:
-            for values, value in self.samples(item, context):
+            for values, value in self.series(item, context):
                 family.add_metric(values, value)
         return family
 
@@ -79,7 +111,6 @@ def state_set(current: str | None, states: Sequence[str]) -> Iterator[tuple[str,
         yield current, 1.0
 
 
-def present(value: float | None) -> Iterator[Sample]:
-    """One unlabelled sample when there is a value; none (the series is absent) otherwise."""
-    if value is not None:
-        yield (), value
+def present(value: float | None) -> tuple[Sample, ...]:
+    """One sample without labels of its own when there is a value; none (absent) otherwise."""
+    return () if value is None else (((), value),)

@@ -7,54 +7,47 @@ on exporting (the fritz_exporter pattern); a scrape never fails as a whole for o
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import boto3
 
 from exporter import __version__
 from exporter.aws_errors import TARGET_DOWN_REASONS
-from exporter.families import Family, Kind, RenderContext, Sample, present, state_set
+from exporter.families import Family, Identity, RenderContext, Sample, present, state_set
 from exporter.store import TargetHealth
 
 TARGET_LABELS = ("target", "region")
+BY_TARGET: Identity[TargetHealth] = Identity(TARGET_LABELS, lambda h: (h.name, h.region))
+BY_NAME: Identity[TargetHealth] = Identity(("target",), lambda h: (h.name,))
 
 
 def _per_target(
-    name: str, help: str, read: Callable[[TargetHealth], float | None], kind: Kind = "gauge"
+    name: str, help: str, read: Callable[[TargetHealth], float | None]
 ) -> Family[TargetHealth]:
-    """A family with one sample per target, labelled (target, region)."""
-
-    def samples(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
-        for values, value in present(read(health)):
-            yield (health.name, health.region, *values), value
-
-    return Family(name, kind, help, TARGET_LABELS, samples)
+    """A gauge with one sample per target, labelled (target, region)."""
+    return Family(name, "gauge", help, TARGET_LABELS, lambda h, _: present(read(h)), BY_TARGET)
 
 
 def _down_reason(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
     why = health.down_reason if health.down_reason in TARGET_DOWN_REASONS else "other"
     for state, value in state_set(None if health.up else why, TARGET_DOWN_REASONS):
-        yield (health.name, health.region, state), value
+        yield (state,), value
 
 
 def _counts(
-    field: Callable[[TargetHealth], dict[tuple[str, str], int]],
+    field: Callable[[TargetHealth], Mapping[tuple[str, str], int]],
 ) -> Callable[[TargetHealth, RenderContext], Iterator[Sample]]:
     def samples(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
-        for (first, second), count in sorted(field(health).items()):
-            yield (health.name, first, second), float(count)
+        for key, count in sorted(field(health).items()):
+            yield key, float(count)
 
     return samples
 
 
 def _lookup_errors(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
     for job_id, why in sorted(health.lookup_errors.items()):
-        yield (health.name, job_id, why), 1.0
-
-
-def _scrape_seconds(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
-    yield (health.name,), health.scrape_seconds
+        yield (job_id, why), 1.0
 
 
 TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
@@ -69,13 +62,15 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "Why a target is down, as a state set: 1 for the current reason, all 0 while it is up.",
         (*TARGET_LABELS, "reason"),
         _down_reason,
+        BY_TARGET,
     ),
     Family(
         "aws_backup_restore_exporter_scrape_duration_seconds",
         "gauge",
         "Time this scrape spent on the target (waiting for its sync, up to the deadline).",
         ("target",),
-        _scrape_seconds,
+        lambda health, _: present(health.scrape_seconds),
+        BY_NAME,
     ),
     _per_target(
         "aws_backup_restore_exporter_target_data_age_seconds",
@@ -98,14 +93,16 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "counter",
         "HTTP requests sent to AWS Backup (retries included), by operation and outcome.",
         ("target", "operation", "outcome"),
-        _counts(lambda health: dict(health.api_requests)),
+        _counts(lambda health: health.api_requests),
+        BY_NAME,
     ),
     Family(
         "aws_backup_restore_exporter_syncs",
         "counter",
         "Syncs of a target with AWS, by kind (full, incremental) and result.",
         ("target", "kind", "result"),
-        _counts(lambda health: dict(health.syncs)),
+        _counts(lambda health: health.syncs),
+        BY_NAME,
     ),
     Family(
         "aws_backup_restore_exporter_restore_job_lookup_errors",
@@ -113,6 +110,7 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "1 for each configured restore job ID that could not be read, with the reason.",
         ("target", "restore_job_id", "reason"),
         _lookup_errors,
+        BY_NAME,
     ),
 )
 

@@ -12,8 +12,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
-from exporter.families import Family, LabelValues, RenderContext, Sample, present, state_set
+from exporter.families import (
+    Family,
+    Identity,
+    LabelValues,
+    RenderContext,
+    Sample,
+    present,
+    state_set,
+)
 from exporter.model import DELETION_STATUSES, STATUSES, VALIDATION_STATUSES, RestoreJob
 
 IDENTITY_LABELS = ("account_id", "region", "restore_job_id", "resource_type")
@@ -44,17 +53,14 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)] + "…" if limit > 0 else ""
 
 
+JOB_IDENTITY: Identity[RestoreJob] = Identity(IDENTITY_LABELS, identity)
+
+
 def _job_family(
-    name: str, help: str, extra_labels: tuple[str, ...], samples: JobSamples
+    name: str, help: str, own_labels: tuple[str, ...], samples: JobSamples
 ) -> Family[RestoreJob]:
     """A per-job family: the identity labels first, then the family's own."""
-
-    def with_identity(job: RestoreJob, context: RenderContext) -> Iterator[Sample]:
-        ident = identity(job)
-        for values, value in samples(job, context):
-            yield ident + values, value
-
-    return Family(name, "gauge", help, IDENTITY_LABELS + extra_labels, with_identity)
+    return Family(name, "gauge", help, IDENTITY_LABELS + own_labels, samples, JOB_IDENTITY)
 
 
 def _info(job: RestoreJob, _: RenderContext) -> Iterator[Sample]:
@@ -86,7 +92,9 @@ def _messages(job: RestoreJob, context: RenderContext) -> Iterator[Sample]:
         yield tuple(truncate(text, context.message_max_length) for text in messages), 1.0
 
 
-def _value(read: Callable[[RestoreJob], float | None]) -> JobSamples:
+def _value(name: str) -> JobSamples:
+    """The job's attribute ``name``, when it has one."""
+    read = attrgetter(name)
     return lambda job, _: present(read(job))
 
 
@@ -120,19 +128,19 @@ JOB_FAMILIES: tuple[Family[RestoreJob], ...] = (
         "aws_backup_restore_job_progress_ratio",
         "Progress of the restore job, 0 to 1, from PercentDone; absent when AWS gives none.",
         (),
-        _value(lambda job: job.progress_ratio),
+        _value("progress_ratio"),
     ),
     _job_family(
         "aws_backup_restore_job_backup_size_bytes",
         "Size of the restored resource.",
         (),
-        _value(lambda job: job.backup_size_bytes),
+        _value("backup_size_bytes"),
     ),
     _job_family(
         "aws_backup_restore_job_expected_duration_seconds",
         "How long AWS expects the restore to take (ExpectedCompletionTimeMinutes).",
         (),
-        _value(lambda job: job.expected_duration_seconds),
+        _value("expected_duration_seconds"),
     ),
     _job_family(
         "aws_backup_restore_job_duration_seconds",
@@ -145,19 +153,19 @@ JOB_FAMILIES: tuple[Family[RestoreJob], ...] = (
         "aws_backup_restore_job_creation_timestamp_seconds",
         "When the restore job was created (Unix time).",
         (),
-        _value(lambda job: job.creation_timestamp),
+        _value("creation_timestamp"),
     ),
     _job_family(
         "aws_backup_restore_job_completion_timestamp_seconds",
         "When the restore job completed (Unix time); absent until it has.",
         (),
-        _value(lambda job: job.completion_timestamp),
+        _value("completion_timestamp"),
     ),
     _job_family(
         "aws_backup_restore_job_recovery_point_creation_timestamp_seconds",
         "When the recovery point being restored was created (Unix time).",
         (),
-        _value(lambda job: job.recovery_point_creation_timestamp),
+        _value("recovery_point_creation_timestamp"),
     ),
     _job_family(
         "aws_backup_restore_job_message_info",

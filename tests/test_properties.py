@@ -309,7 +309,7 @@ odd_jobs = st.dictionaries(
 def expected_samples(job, now, limit):
     samples = {}
     for family in JOB_FAMILIES:
-        for values, value in family.samples(job, RenderContext(now, limit)):
+        for values, value in family.series(job, RenderContext(now, limit)):
             labels = dict(zip(family.labels, values, strict=True))
             key = (family.name, frozenset(labels.items()))
             assert key not in samples, f"duplicate series {key}"
