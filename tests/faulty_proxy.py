@@ -1,28 +1,39 @@
 """A local HTTP proxy in front of moto that injects AWS faults on the wire.
 
-botocore sees real HTTP responses (status, x-amzn-ErrorType, JSON or broken bodies, hangs), so
-its real retry, timeout and error-parsing code runs, which Stubber would bypass.
+botocore sees real HTTP responses (status, x-amzn-ErrorType, JSON or broken bodies, hangs,
+connections reset before or in the middle of a response, refused connections), so its real
+retry, timeout and error-parsing code runs, which Stubber would bypass. In front of moto's STS it
+hands out assumed-role sessions the test knows, and it can refuse the requests signed with a
+given access key as AWS refuses an expired session.
 """
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
+import re
+import socket
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.conftest import ACCOUNT
+
 
 @dataclass(frozen=True)
 class Fault:
-    """One response to give instead of forwarding. ``hang`` holds the request until close."""
+    """One response to give instead of forwarding. ``hang`` holds the request and never
+    answers it; ``hold`` holds it, then answers. Either is held until ``release()`` or close."""
 
     status: int = 500
     code: str = ""
     body: bytes | None = None
     hang: bool = False
+    hold: bool = False
 
 
 def aws_error(status: int, code: str, message: str = "injected") -> Fault:
@@ -31,18 +42,80 @@ def aws_error(status: int, code: str, message: str = "injected") -> Fault:
 
 
 THROTTLED = aws_error(400, "ThrottlingException", "Rate exceeded")
+EXPIRED = aws_error(
+    400, "ExpiredTokenException", "The security token included in the request is expired"
+)
 HANG = Fault(hang=True)
+STS_ACCESS_DENIED = Fault(
+    status=403,
+    body=b"""<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform:
+  sts:AssumeRole</Message></Error>
+  <RequestId>00000000-0000-0000-0000-000000000002</RequestId>
+</ErrorResponse>
+""",
+)
+
+
+def assume_role_response(access_key: str, expires_in: float) -> Fault:
+    """An STS AssumeRole answer (query protocol, XML) with credentials expiring in so long."""
+    expiration = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expires_in)
+    body = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials>
+      <AccessKeyId>{access_key}</AccessKeyId>
+      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>
+      <SessionToken>FwoGZXIvYXdzEXAMPLESESSIONTOKEN{access_key}</SessionToken>
+      <Expiration>{expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}</Expiration>
+    </Credentials>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROAEXAMPLEROLEID:aws-backup-restore-exporter</AssumedRoleId>
+      <Arn>arn:aws:sts::{ACCOUNT}:assumed-role/BackupRestoreReader/aws-backup-restore-exporter</Arn>
+    </AssumedRoleUser>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000001</RequestId></ResponseMetadata>
+</AssumeRoleResponse>
+"""
+    return Fault(status=200, body=body.encode())
+
+
+def send_fault(request: BaseHTTPRequestHandler, fault: Fault) -> None:
+    """Answer a request with the fault's status, error type and body."""
+    payload = fault.body or b""
+    request.send_response(fault.status)
+    if fault.code:
+        request.send_header("x-amzn-ErrorType", fault.code)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(payload)))
+    request.end_headers()
+    request.wfile.write(payload)
+
+
+_CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
+_RESET = Fault(status=0)  # not a response: the connection is reset
+_HOP_BY_HOP = ("content-length", "connection", "transfer-encoding", "server", "date")
 
 
 class FaultyProxy:
-    """Answers with queued faults first, then with ``default`` (None: forward to upstream)."""
+    """Answers with queued faults first, then with ``default`` (None: forward to upstream).
+
+    Before either: ``resets`` resets that many of the next connections (-1: every one), in the
+    middle of a response or before it (``reset_mid_response``); a request signed with an access
+    key in ``expired_keys`` is refused as expired. ``refuse_connections()`` stops listening on
+    the port until ``accept_connections()``.
+    """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.queue: deque[Fault] = deque()
         self.default: Fault | None = None
         self.requests = 0
-        self._closing = threading.Event()
+        self.holding = 0  # requests held by a hang or hold fault right now
+        self.resets = 0
+        self.reset_mid_response = True
+        self.expired_keys: set[str] = set()
+        self.keys_seen: list[str | None] = []
+        self._released = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -57,39 +130,84 @@ class FaultyProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self._handler = Handler
+        self.server = self._listen(0)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        server.daemon_threads = True
+        # a short poll interval: shutdown() then takes 50 ms, not 500
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return server
 
     def inject(self, *faults: Fault) -> None:
         with self._lock:
             self.queue.extend(faults)
 
-    def _next(self) -> Fault | None:
+    def release(self) -> None:
+        """Let every held request go, and any held later, until close."""
+        self._released.set()
+
+    def refuse_connections(self) -> None:
+        """Nothing listens on the port any more: connections are refused."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def accept_connections(self) -> None:
+        """Listen on the same port again (the endpoint is back)."""
+        self.server = self._listen(self.port)
+
+    def _next(self, key: str | None) -> Fault | None:
         with self._lock:
             self.requests += 1
+            self.keys_seen.append(key)
+            if self.resets != 0:
+                if self.resets > 0:
+                    self.resets -= 1
+                return _RESET
+            if key in self.expired_keys:
+                return EXPIRED
             return self.queue.popleft() if self.queue else self.default
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
+        match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
-        fault = self._next()
-        if fault is None:
+        fault = self._next(match.group(1) if match else None)
+        if fault is _RESET:
+            self._reset(request)
+        elif fault is None:
             self._forward(request, body)
-        elif fault.hang:
-            self._closing.wait(30)
-            request.close_connection = True
         else:
-            payload = fault.body if fault.body is not None else b""
-            request.send_response(fault.status)
-            if fault.code:
-                request.send_header("x-amzn-ErrorType", fault.code)
-            request.send_header("Content-Type", "application/json")
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
+            if fault.hang or fault.hold:
+                self._hold()
+            if fault.hang:
+                request.close_connection = True
+            else:
+                send_fault(request, fault)
+
+    def _hold(self) -> None:
+        with self._lock:
+            self.holding += 1
+        try:
+            self._released.wait(30)
+        finally:
+            with self._lock:
+                self.holding -= 1
+
+    def _reset(self, request: BaseHTTPRequestHandler) -> None:
+        if self.reset_mid_response:  # headers and the start of the body, then nothing
+            request.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 4096\r\n\r\n{"RestoreJobs": [{"RestoreJobId": "cut-'
+            )
+        # SO_LINGER 0: close with a TCP RST, as a crashing load balancer does
+        connection = request.connection
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+        request.close_connection = True
 
     def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
         connection = http.client.HTTPConnection(
@@ -105,13 +223,7 @@ class FaultyProxy:
         payload = response.read()
         request.send_response(response.status)
         for key, value in response.getheaders():
-            if key.lower() not in (
-                "content-length",
-                "connection",
-                "transfer-encoding",
-                "server",
-                "date",
-            ):
+            if key.lower() not in _HOP_BY_HOP:
                 request.send_header(key, value)
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
@@ -119,6 +231,6 @@ class FaultyProxy:
         connection.close()
 
     def close(self) -> None:
-        self._closing.set()
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()

@@ -20,8 +20,7 @@ import pytest
 
 from exporter.logs import setup_logging
 from tests.conftest import ACCOUNT, put_job
-from tests.faulty_proxy import Fault, aws_error
-from tests.test_faults_more import WireProxy, assume_role_response, send_fault
+from tests.faulty_proxy import Fault, FaultyProxy, assume_role_response, aws_error, send_fault
 
 ENV_KEY_ID = "AKIAEXPORTERTEST0001"
 ENV_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXPORTERKY"
@@ -33,7 +32,7 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/BackupRestoreReader"
 NOISY = ("botocore", "boto3", "urllib3", "werkzeug", "exporter")
 
 
-class EchoProxy(WireProxy):
+class EchoProxy(FaultyProxy):
     """Answers every request with AWS's signature-mismatch error, whose message repeats the
     request's signed headers (the session token among them) as AWS really does."""
 
@@ -78,7 +77,7 @@ def captured(monkeypatch):
 
 @pytest.fixture
 def proxies(moto):
-    made = [EchoProxy(moto), WireProxy(moto), WireProxy(moto)]
+    made = [EchoProxy(moto), FaultyProxy(moto), FaultyProxy(moto)]
     yield made
     for proxy in made:
         proxy.close()

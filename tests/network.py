@@ -1,0 +1,42 @@
+"""Loopback networking for tests: a free local port, and an HTTP(S) request whose error
+statuses come back as answers rather than exceptions."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from email.message import Message
+from typing import NamedTuple
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (connections to it are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Response(NamedTuple):
+    status: int
+    headers: Message  # looked up without regard to case, as HTTP wants
+    body: bytes
+
+
+def fetch(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 30,
+) -> Response:
+    """One request; a 4xx or 5xx is an answer like any other. Connection and TLS failures raise
+    (OSError, http.client.HTTPException)."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+            return Response(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.headers, error.read())
