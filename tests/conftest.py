@@ -1,4 +1,5 @@
-"""Shared fixtures: a moto server with the restore-job API, fake credentials, exporters on it."""
+"""Shared fixtures: the fake AWS Backup (empty at the start of each test) and exporters on it,
+moto's server for STS and Organizations, fake credentials."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from exporter.config import parse_config
-from exporter.demo import moto_restore_jobs
+from exporter.demo.fake_backup import DEFAULT_ACCOUNT_ID, FakeBackup, RestoreJobStore
 from exporter.scheduler import Exporter
 
-ACCOUNT = "123456789012"  # moto's default account
+ACCOUNT = DEFAULT_ACCOUNT_ID  # the fake puts every access key in this account (as moto does)
+STORE = RestoreJobStore()  # the jobs the session's fake AWS Backup serves; put_job writes here
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +40,31 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
+def backup_server() -> Iterator[FakeBackup]:
+    """The session's fake AWS Backup (exporter/demo/fake_backup), serving ``STORE``. Use it for
+    its counters and ``fail_next``; ask for ``backup`` too, so that it starts the test empty."""
+    fake = FakeBackup(store=STORE)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def backup(backup_server: FakeBackup) -> str:
+    """The fake AWS Backup's endpoint URL, with no jobs, counts or queued faults at the start of
+    the test."""
+    backup_server.reset()
+    return backup_server.url
+
+
+@pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    """One moto server for the session, restore-job API installed before its first request."""
-    moto_restore_jobs.install()
+    """One moto server for the session, for moto's own services (STS, Organizations); AWS
+    Backup is the fake's (``backup``)."""
+    from moto.server import ThreadedMotoServer  # imported only by the tests that need it
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -53,7 +76,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def moto(moto_url: str) -> str:
-    """The moto server, emptied before each test."""
+    """The moto server's URL, emptied before each test."""
     request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
@@ -80,8 +103,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_exporter(moto: str) -> Iterator[Callable[..., Exporter]]:
-    """Build exporters on the moto server from a config dict; closed after the test."""
+def make_exporter(backup: str) -> Iterator[Callable[..., Exporter]]:
+    """Build exporters on the fake AWS Backup from a config dict; closed after the test."""
     made: list[Exporter] = []
 
     def build(
@@ -90,7 +113,7 @@ def make_exporter(moto: str) -> Iterator[Callable[..., Exporter]]:
         if config is None:
             config = {"targets": [{"name": "main", "region": "us-east-1", **target}]}
         for entry in config["targets"]:
-            entry.setdefault("endpoint_url", moto)
+            entry.setdefault("endpoint_url", backup)
         exporter = Exporter(parse_config(config), clock=clock)
         made.append(exporter)
         return exporter
@@ -101,12 +124,15 @@ def make_exporter(moto: str) -> Iterator[Callable[..., Exporter]]:
 
 
 def put_job(region: str = "us-east-1", **fields: object) -> str:
+    """Store a job in the fake AWS Backup (``RestoreJobStore.put``: fields checked against the
+    model, defaults filled in); returns its ID."""
     fields.setdefault("ResourceType", "EBS")
-    return moto_restore_jobs.put_restore_job(ACCOUNT, region, **fields)
+    return STORE.put(ACCOUNT, region, **fields)
 
 
 def update_job(job_id: str, region: str = "us-east-1", **fields: object) -> None:
-    moto_restore_jobs.update_restore_job(ACCOUNT, region, job_id, **fields)
+    """Change fields of a stored job (``RestoreJobStore.update``: ``None`` removes a field)."""
+    STORE.update(ACCOUNT, region, job_id, **fields)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

@@ -21,7 +21,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from exporter.demo import scenario as sc
 from exporter.demo.endpoint import DemoEndpoint
-from exporter.demo.moto_restore_jobs import clear_restore_jobs, restore_jobs
+from exporter.demo.fake_backup import RestoreJobStore
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -46,16 +46,20 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
+STORE = RestoreJobStore()  # the scenario tests' jobs; each test starts it empty
+
+
 @pytest.fixture
 def scenario(fake_clock: FakeClock) -> Iterator[sc.DemoScenario]:
-    demo = sc.DemoScenario(ACCOUNT, REGION, now=fake_clock)
+    STORE.clear()
+    demo = sc.DemoScenario(ACCOUNT, REGION, now=fake_clock, store=STORE)
     demo.seed()
     yield demo
-    clear_restore_jobs(ACCOUNT, REGION)
+    STORE.clear()
 
 
 def jobs() -> dict[str, dict[str, Any]]:
-    return {job["RestoreJobId"]: job for job in restore_jobs(ACCOUNT, REGION)}
+    return {job["RestoreJobId"]: job for job in STORE.jobs(ACCOUNT, REGION)}
 
 
 def percent(job: dict[str, Any]) -> float:
@@ -261,7 +265,7 @@ class TestDemoEndpoint:
         endpoint.stop()  # twice is fine
         with pytest.raises(EndpointConnectionError):
             client.list_restore_jobs()
-        assert restore_jobs(ACCOUNT, REGION) == []
+        assert endpoint.fake.store.jobs(ACCOUNT, REGION) == []
         assert not any(t.name == "demo-ticker" for t in threading.enumerate())
 
     def test_configured_ids_name_an_old_job_and_a_missing_one(self) -> None:
@@ -297,6 +301,14 @@ class TestDemoEndpoint:
         assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAREALLOOKINGKEY00"
         assert os.environ["AWS_SECRET_ACCESS_KEY"] == "secret"
 
-    def test_refuses_an_account_moto_does_not_answer_as(self) -> None:
-        with pytest.raises(ValueError, match="123456789012"):
-            DemoEndpoint(account_id="210987654321").start()
+    def test_answers_as_the_account_it_is_given(self) -> None:
+        endpoint = DemoEndpoint(regions=(REGION,), account_id="210987654321")
+        endpoint.start()
+        try:
+            listed = self.client(endpoint, REGION).list_restore_jobs()["RestoreJobs"]
+        finally:
+            endpoint.stop()
+        assert {job["AccountId"] for job in listed} == {"210987654321"}
+        assert sc.restore_testing_plan_arn("210987654321", REGION) in {
+            job.get("CreatedBy", {}).get("RestoreTestingPlanArn") for job in listed
+        }

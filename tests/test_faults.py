@@ -41,8 +41,8 @@ API_REQUESTS = "aws_backup_restore_exporter_api_requests_total"
 
 
 @pytest.fixture
-def proxy(moto):
-    faulty = FaultyProxy(moto)
+def proxy(backup):
+    faulty = FaultyProxy(backup)
     yield faulty
     faulty.close()
 

@@ -187,11 +187,13 @@ def test_healthz_landing_and_errors(server):
     assert (status, body) == (200, b"")
 
 
-def test_the_command_line_serves_metrics_from_a_config_file(moto, tmp_path):
+def test_the_command_line_serves_metrics_from_a_config_file(backup, tmp_path):
     """The whole program as users start it: a config file, a port, a scrape."""
     job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
     config = tmp_path / "config.yaml"
-    config.write_text(f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {moto}\n")
+    config.write_text(
+        f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {backup}\n"
+    )
     port = closed_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     process = subprocess.Popen(

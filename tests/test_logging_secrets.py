@@ -76,8 +76,8 @@ def captured(monkeypatch):
 
 
 @pytest.fixture
-def proxies(moto):
-    made = [EchoProxy(moto), FaultyProxy(moto), FaultyProxy(moto)]
+def proxies(backup):
+    made = [EchoProxy(backup), FaultyProxy(backup), FaultyProxy(backup)]
     yield made
     for proxy in made:
         proxy.close()

@@ -486,10 +486,10 @@ def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_every
     assert {jobs[job_id].deletion_status for job_id in cleanups.values()} == {"SUCCESSFUL"}
 
 
-def test_max_attempts_counts_the_first_try(make_exporter, moto):
+def test_max_attempts_counts_the_first_try(make_exporter, backup):
     from tests.faulty_proxy import THROTTLED, FaultyProxy
 
-    proxy = FaultyProxy(moto)
+    proxy = FaultyProxy(backup)
     proxy.default = THROTTLED
     try:
         exporter = make_exporter(

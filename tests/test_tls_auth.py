@@ -299,10 +299,12 @@ def closed_port():
     return port
 
 
-def test_the_command_line_serves_tls_and_basic_auth_from_a_web_config_file(moto, certs, tmp_path):
+def test_the_command_line_serves_tls_and_basic_auth_from_a_web_config_file(backup, certs, tmp_path):
     job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
     config = tmp_path / "config.yaml"
-    config.write_text(f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {moto}\n")
+    config.write_text(
+        f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {backup}\n"
+    )
     web = certs.folder / "web.yml"
     web.write_text(
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"

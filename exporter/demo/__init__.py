@@ -1,4 +1,5 @@
-"""A local AWS Backup endpoint for ``--demo`` and the tests: moto plus the restore-job API it lacks.
+"""``--demo`` and the tests' and benchmarks' AWS: a fake AWS Backup built from botocore's service
+model (``fake_backup``), and the demo's moving restore jobs on it (``scenario``, ``endpoint``).
 
-Only imported when asked for, so the exporter itself never needs moto.
+Only imported when asked for; it needs nothing beyond the exporter's own dependencies.
 """

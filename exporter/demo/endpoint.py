@@ -1,7 +1,8 @@
-"""A local AWS Backup endpoint for ``--demo``: moto's server on loopback, with moving restore jobs.
+"""A local AWS Backup endpoint for ``--demo``: the fake AWS Backup on loopback, with moving jobs.
 
 The exporter talks to it exactly as to AWS (boto3 over HTTP, ``endpoint_url`` = ``url``), so the
-demo exercises the real code path. Everything runs in daemon threads of this process.
+demo exercises the real code path. Everything runs in daemon threads of this process; nothing
+but botocore is needed (no moto).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from collections.abc import Sequence
 
 import botocore.session
 from botocore.exceptions import BotoCoreError
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 
-from exporter.demo import moto_restore_jobs
+from exporter.demo.fake_backup import FakeBackup, fixed_account
 from exporter.demo.scenario import OLD_COMPLETED_JOB_ID, UNKNOWN_JOB_ID, DemoScenario
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,9 @@ def _credentials_configured() -> bool:
 
 
 class DemoEndpoint:
-    """moto's server with the restore-job API, one ``DemoScenario`` per region, and a ticker."""
+    """The fake AWS Backup, one ``DemoScenario`` per region on its store, and a ticker. Every
+    access key is taken as ``account_id``'s, so the demo answers as whichever account it is
+    given."""
 
     def __init__(
         self,
@@ -48,19 +49,19 @@ class DemoEndpoint:
         self.regions = tuple(regions)
         self.account_id = account_id
         self.tick_seconds = tick_seconds
-        self.scenarios = {region: DemoScenario(account_id, region) for region in self.regions}
+        self.fake = FakeBackup(accounts=fixed_account(account_id))
+        self.scenarios = {
+            region: DemoScenario(account_id, region, store=self.fake.store)
+            for region in self.regions
+        }
         self._host, self._port = host, port
-        self._server: ThreadedMotoServer | None = None
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
         """The endpoint URL with the port really bound (``port=0`` picks a free one)."""
-        if self._server is None:
-            raise RuntimeError("DemoEndpoint.url: call start() first")
-        host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return self.fake.url  # RuntimeError before start()
 
     def configured_job_ids(self, region: str) -> list[str]:
         """IDs the demo configuration lists under ``restore_job_ids``: an old COMPLETED job that
@@ -71,18 +72,12 @@ class DemoEndpoint:
 
     def start(self) -> None:
         """Serve, seed, tick. Fake credentials are set only when boto3 would find none, so the
-        exporter's clients can sign requests; moto checks no signature and the requests never
-        leave loopback, so real credentials, if any, are left as they are."""
-        # moto answers as this account (the access key does not matter without IAM users).
-        moto_account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-        if self.account_id != moto_account:
-            raise ValueError(f"moto answers as account {moto_account}, not {self.account_id}")
+        exporter's clients can sign requests; the fake checks no signature and the requests
+        never leave loopback, so real credentials, if any, are left as they are."""
         if not _credentials_configured():
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        moto_restore_jobs.install()  # before the server's first request: it caches its routes
-        self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
-        self._server.start()
+        self.fake.start(self._host, self._port)
         for scenario in self.scenarios.values():
             scenario.seed()
         self._stopping.clear()
@@ -103,8 +98,5 @@ class DemoEndpoint:
         if self._ticker is not None:
             self._ticker.join()
             self._ticker = None
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-            for region in self.regions:
-                moto_restore_jobs.clear_restore_jobs(self.account_id, region)
+        self.fake.stop()
+        self.fake.store.clear()

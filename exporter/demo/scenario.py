@@ -1,8 +1,8 @@
 """The demo's restore jobs: a seeded population in every state, and a ``tick()`` that moves it on.
 
-Pure logic on the moto helpers of ``moto_restore_jobs`` (no HTTP, no threads, no sleeping): the
-clock is injected, random choices come from a seeded generator and state changes count ticks,
-so tests replay the scenario exactly. The endpoint calls ``tick()`` every few seconds.
+Pure logic on a ``RestoreJobStore`` (no HTTP, no threads, no sleeping): the clock is injected,
+random choices come from a seeded generator and state changes count ticks, so tests replay the
+scenario exactly. The endpoint serves the store and calls ``tick()`` every few seconds.
 
 Promises that tests, dashboards and alert-rule demos rely on:
 - every Status, ValidationStatus and DeletionStatus of the model is present right after seeding;
@@ -22,14 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from exporter.demo.moto_restore_jobs import (
-    Job,
-    clear_restore_jobs,
-    delete_restore_job,
-    put_restore_job,
-    restore_jobs,
-    update_restore_job,
-)
+from exporter.demo.fake_backup import lifecycle
+from exporter.demo.fake_backup.fields import Job
+from exporter.demo.fake_backup.store import RestoreJobStore
 
 RESOURCE_TYPES = ("EBS", "RDS", "S3", "DynamoDB", "EFS", "Aurora")
 STABLE_FAILED_JOB_ID = "demo-rds-failed"
@@ -111,7 +106,8 @@ def _arns(resource_type: str, account: str, region: str, job_id: str) -> tuple[s
 
 
 class DemoScenario:
-    """One region's demo jobs. Not thread-safe by itself: one thread calls ``tick()``."""
+    """One region's demo jobs in ``store`` (a store of its own unless given). Not thread-safe by
+    itself: one thread calls ``tick()``; the store's lock covers the server's reads."""
 
     def __init__(
         self,
@@ -119,10 +115,12 @@ class DemoScenario:
         region: str,
         now: Callable[[], float] = time.time,
         seed: int = 0,
+        store: RestoreJobStore | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
         self.now = now
+        self.store = store if store is not None else RestoreJobStore()
         self.plan_arn = restore_testing_plan_arn(account_id, region)
         self._seed = seed
         self._reset_state()
@@ -141,7 +139,7 @@ class DemoScenario:
         if fields.get("Status") == "COMPLETED":
             fields.setdefault("CreatedResourceArn", restored)
             fields.setdefault("BackupSizeInBytes", self._random.randint(1, 400) * 2**28)
-        put_restore_job(
+        self.store.put(
             self.account_id,
             self.region,
             RestoreJobId=job_id,
@@ -158,7 +156,7 @@ class DemoScenario:
 
     def seed(self) -> None:
         """Replace the region's jobs with the demo population (``SEED_JOBS``)."""
-        clear_restore_jobs(self.account_id, self.region)
+        self.store.clear(self.account_id, self.region)
         self._reset_state()
         for job_id, resource_type, age, ran_minutes, is_test, fields in SEED_JOBS:
             created, extra = self._last - age, dict(fields)
@@ -174,14 +172,14 @@ class DemoScenario:
         now = self.now()
         elapsed, self._last = max(0.0, now - self._last), now
         self._ticks += 1
-        for job in restore_jobs(self.account_id, self.region):
+        for job in self.store.jobs(self.account_id, self.region):
             self._advance(job, now, elapsed)
         if self._ticks % NEW_JOB_EVERY == 0:
             self._start_new_job(now)
 
     def _update(self, job_id: str, **fields: Any) -> None:
         """Change a job and start counting its new phase."""
-        update_restore_job(self.account_id, self.region, job_id, **fields)
+        self.store.update(self.account_id, self.region, job_id, **fields)
         self._phase_ticks[job_id] = 0
 
     def _advance(self, job: Job, now: float, elapsed: float) -> None:
@@ -191,33 +189,26 @@ class DemoScenario:
             created = job["CreationDate"].timestamp()
             duration = self._random.randint(2, 6) * _MINUTE  # planned run time from now
             expected = math.ceil((now - created + duration) / _MINUTE / 0.75)
-            self._update(
-                job_id,
-                Status="RUNNING",
-                PercentDone="0.00%",
-                ExpectedCompletionTimeMinutes=expected,
-            )
+            self._update(job_id, **lifecycle.running(expected))
         elif status == "RUNNING":
             self._run(job, now, elapsed)
-        elif status == "COMPLETED" and job.get("CreatedBy", {}).get("RestoreTestingPlanArn"):
+        elif status == "COMPLETED" and lifecycle.is_restore_test(job):
             validation, deletion = job.get("ValidationStatus"), job.get("DeletionStatus")
             if validation is None:
-                self._update(job_id, ValidationStatus="VALIDATING")
+                self._update(job_id, **lifecycle.validating())
             elif validation == "VALIDATING" and ticks >= VALIDATING_TICKS:
-                timed_out = self._fate.get(job_id) == "TIMED_OUT"
-                self._update(
-                    job_id,
-                    ValidationStatus="TIMED_OUT" if timed_out else "SUCCESSFUL",
-                    ValidationStatusMessage=_TIMED_OUT if timed_out else None,
-                    DeletionStatus="DELETING",
-                )
+                if self._fate.get(job_id) == "TIMED_OUT":
+                    result = lifecycle.validated("TIMED_OUT", _TIMED_OUT)
+                else:
+                    result = lifecycle.validated("SUCCESSFUL")
+                self._update(job_id, **result, **lifecycle.cleanup_started())
             elif deletion == "DELETING" and ticks >= DELETING_TICKS:
-                self._update(job_id, DeletionStatus="SUCCESSFUL")
+                self._update(job_id, **lifecycle.cleaned_up("SUCCESSFUL"))
 
     def _run(self, job: Job, now: float, elapsed: float) -> None:
         """Progress on a straight line to the job's target time, and at least MIN_STEP."""
         job_id = job["RestoreJobId"]
-        percent = float(job.get("PercentDone", "0%").rstrip("%"))
+        percent = lifecycle.percent_done(job)
         target = job["CreationDate"].timestamp() + 0.75 * _MINUTE * job.get(
             "ExpectedCompletionTimeMinutes", 60
         )
@@ -225,24 +216,14 @@ class DemoScenario:
         step = 100.0 if now >= target else (100.0 - percent) * elapsed / (target - now + elapsed)
         percent = min(100.0, percent + max(MIN_STEP, step))
         if self._fate.get(job_id) == "FAILED" and percent >= 50.0:
-            self._update(
-                job_id,
-                Status="FAILED",
-                CompletionDate=now,
-                StatusMessage="Restore failed: the target subnet has no free IP addresses.",
-            )
+            message = "Restore failed: the target subnet has no free IP addresses."
+            self._update(job_id, **lifecycle.failed(now, message))
         elif percent >= 100.0:
             restored = _arns(job["ResourceType"], self.account_id, self.region, job_id)[2]
-            self._update(
-                job_id,
-                Status="COMPLETED",
-                CompletionDate=now,
-                PercentDone="100.00%",
-                CreatedResourceArn=restored,
-                BackupSizeInBytes=self._random.randint(1, 400) * 2**28,
-            )
+            size = self._random.randint(1, 400) * 2**28
+            self._update(job_id, **lifecycle.completed(now, restored, size))
         else:
-            update_restore_job(self.account_id, self.region, job_id, PercentDone=f"{percent:.2f}%")
+            self.store.update(self.account_id, self.region, job_id, **lifecycle.progressed(percent))
 
     def _start_new_job(self, now: float) -> None:
         """A new PENDING job, cycling through resource types; every other one a restore test."""
@@ -261,6 +242,6 @@ class DemoScenario:
         # By the time a job is KEEP_GENERATED * NEW_JOB_EVERY ticks old it has long finished.
         while len(self._generated) > KEEP_GENERATED:
             old = self._generated.pop(0)
-            delete_restore_job(self.account_id, self.region, old)
+            self.store.delete(self.account_id, self.region, old)
             self._phase_ticks.pop(old, None)
             self._fate.pop(old, None)

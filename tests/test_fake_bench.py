@@ -1,57 +1,50 @@
-"""The benchmark's fake AWS Backup endpoint speaks the wire format a real boto3 client expects.
-
-Its figures are only worth something if the exporter talks to it exactly as it would talk to
-AWS, so every test here goes through a real boto3 client over HTTP: pagination, each filter,
-errors as botocore parses them, and the request accounting the benchmark reports.
+"""The fake AWS Backup as the benchmarks use it: a seeded population of thousands of jobs, its
+churn between scrapes, latency, injected errors, and the request accounting the benchmark
+reports, all through a real boto3 client over HTTP, as the exporter under test talks to it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-from types import ModuleType
 
 import boto3
 import pytest
+from botocore import UNSIGNED
 from botocore.config import Config as BotocoreConfig
 from botocore.exceptions import ClientError
 
-from exporter.aws import classify_error
+from exporter.aws_errors import classify_error
 from exporter.config import parse_config
+from exporter.demo.fake_backup import FakeBackup, generate_jobs, plan_arns
 from exporter.scheduler import Exporter
 
-
-def _load_fake() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "fake_backup.py"
-    spec = importlib.util.spec_from_file_location("bench_fake_backup", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_backup = _load_fake()
+ACCOUNT, REGION = "123456789012", "us-east-1"
 NOW = time.time()
+PLAN = plan_arns()[0]
+JOBS = generate_jobs(2500, now=NOW, seed=7)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[FakeBackup, str]]:
+    fake = FakeBackup(latency=0.0)
+    with fake.serving() as url:
+        yield fake, url
 
 
 @pytest.fixture
-def fake() -> Iterator[tuple[object, str]]:
-    backend = fake_backup.FakeBackup(latency=0.0)
-    backend.reset(fake_backup.generate_jobs(2500, now=NOW, seed=7), seed=7)
-    with fake_backup.serve(backend) as url:
-        yield backend, url
+def fake(served: tuple[FakeBackup, str]) -> tuple[FakeBackup, str]:
+    backend, url = served
+    backend.latency = 0.0
+    backend.reset(JOBS, seed=7)
+    return backend, url
 
 
 def _client(url: str, **config: object):
     return boto3.client(
         "backup",
-        region_name="us-east-1",
+        region_name=REGION,
         endpoint_url=url,
         config=BotocoreConfig(retries={"mode": "standard", "total_max_attempts": 1}, **config),
     )
@@ -70,13 +63,17 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
+def _held(backend: FakeBackup) -> list[dict]:
+    return backend.store.jobs(ACCOUNT, REGION)
+
+
 def test_pagination_returns_every_job_once_newest_first(fake):
     backend, url = fake
     jobs = _all(_client(url))
     assert backend.requests("ListRestoreJobs") == 3  # 2,500 jobs, pages of 1,000
     ids = [job["RestoreJobId"] for job in jobs]
     assert len(ids) == len(set(ids)) == 2500
-    assert set(ids) == {job["RestoreJobId"] for job in backend.jobs()}
+    assert set(ids) == {job["RestoreJobId"] for job in _held(backend)}
     created = [_epoch(job["CreationDate"]) for job in jobs]
     assert created == sorted(created, reverse=True)
 
@@ -94,7 +91,7 @@ def test_small_pages_and_next_token(fake):
 def test_jobs_added_between_pages_neither_skip_nor_repeat(fake):
     backend, url = fake
     client = _client(url)
-    before = {job["RestoreJobId"] for job in backend.jobs()}
+    before = {job["RestoreJobId"] for job in _held(backend)}
     page = client.list_restore_jobs(MaxResults=1000)
     seen = [job["RestoreJobId"] for job in page["RestoreJobs"]]
     backend.tick(new_jobs=50)  # newest first: new jobs land before the cursor
@@ -105,6 +102,14 @@ def test_jobs_added_between_pages_neither_skip_nor_repeat(fake):
     assert before <= set(seen)
 
 
+def _created(job: dict) -> float:
+    return _epoch(job["CreationDate"])
+
+
+def _completed(job: dict) -> float | None:
+    return _epoch(job["CompletionDate"]) if "CompletionDate" in job else None
+
+
 @pytest.mark.parametrize(
     ("filters", "keep"),
     [
@@ -112,52 +117,48 @@ def test_jobs_added_between_pages_neither_skip_nor_repeat(fake):
         ({"ByResourceType": "EBS"}, lambda job: job["ResourceType"] == "EBS"),
         ({"ByAccountId": "123456789012"}, lambda job: True),
         ({"ByAccountId": "111122223333"}, lambda job: False),
-        (
-            {"ByCreatedAfter": NOW - 3600},
-            lambda job: job["CreationDate"] > NOW - 3600,
-        ),
+        ({"ByCreatedAfter": NOW - 3600}, lambda job: _created(job) > NOW - 3600),
         (
             {"ByCreatedBefore": NOW - 3600, "ByStatus": "COMPLETED"},
-            lambda job: job["CreationDate"] < NOW - 3600 and job["Status"] == "COMPLETED",
+            lambda job: _created(job) < NOW - 3600 and job["Status"] == "COMPLETED",
         ),
         (  # jobs without a completion date never match a completion filter
             {"ByCompleteAfter": NOW - 7200},
-            lambda job: job.get("CompletionDate", 0) > NOW - 7200,
+            lambda job: (_completed(job) or 0) > NOW - 7200,
         ),
         (
             {"ByCompleteBefore": NOW - 7200},
-            lambda job: "CompletionDate" in job and job["CompletionDate"] < NOW - 7200,
+            lambda job: _completed(job) is not None and _completed(job) < NOW - 7200,
         ),
         (
-            {"ByRestoreTestingPlanArn": fake_backup._PLANS[0]},
-            lambda job: job.get("CreatedBy", {}).get("RestoreTestingPlanArn")
-            == fake_backup._PLANS[0],
+            {"ByRestoreTestingPlanArn": PLAN},
+            lambda job: job.get("CreatedBy", {}).get("RestoreTestingPlanArn") == PLAN,
         ),
     ],
 )
 def test_filters_match_what_the_fake_holds(fake, filters, keep):
     backend, url = fake
-    expected = {job["RestoreJobId"] for job in backend.jobs() if keep(job)}
+    expected = {job["RestoreJobId"] for job in _held(backend) if keep(job)}
     got = {job["RestoreJobId"] for job in _all(_client(url), **filters)}
     assert got == expected
     # Query-string names and ISO 8601 timestamps, exactly as botocore serialised them:
-    _, params = backend.log[-1]
+    params = backend.log[-1].query
     wire = {"ByStatus": "status", "ByResourceType": "resourceType", "ByAccountId": "accountId",
             "ByCreatedAfter": "createdAfter", "ByCreatedBefore": "createdBefore",
             "ByCompleteAfter": "completeAfter", "ByCompleteBefore": "completeBefore",
-            "ByRestoreTestingPlanArn": "restoreTestingPlanArn"}
+            "ByRestoreTestingPlanArn": "restoreTestingPlanArn"}  # fmt: skip
     assert {wire[name] for name in filters} <= set(params)
+    for name in filters:
+        if name.startswith(("ByCreated", "ByComplete")):
+            assert datetime.fromisoformat(params[wire[name]]).tzinfo is not None
 
 
 def test_describe_round_trips_every_field(fake):
     backend, url = fake
-    stored = next(job for job in backend.jobs() if job.get("CreatedBy"))
+    stored = next(job for job in _held(backend) if job.get("CreatedBy"))
     got = _client(url).describe_restore_job(RestoreJobId=stored["RestoreJobId"])
     got.pop("ResponseMetadata")
-    for name in ("CreationDate", "CompletionDate", "RecoveryPointCreationDate"):
-        if name in stored:
-            assert _epoch(got.pop(name)) == pytest.approx(stored.pop(name), abs=1e-3)
-    assert got == stored
+    assert got == stored  # dates included: stored with AWS's millisecond precision
     assert backend.counts() == {"DescribeRestoreJob": 1}
 
 
@@ -193,35 +194,66 @@ def test_injected_throttling_is_retried_and_every_attempt_counted(fake):
     backend, url = fake
     backend.fail_next(1)
     client = boto3.client(
-        "backup", region_name="us-east-1", endpoint_url=url,
+        "backup", region_name=REGION, endpoint_url=url,
         config=BotocoreConfig(retries={"mode": "standard", "total_max_attempts": 2}),
-    )
+    )  # fmt: skip
     response = client.list_restore_jobs(ByStatus="PENDING")
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
     assert backend.requests() == 2
+    assert [entry.error_code for entry in backend.log] == ["ThrottlingException", None]
+    assert [entry.status for entry in backend.log] == [400, 200]
+
+
+def test_latency_is_added_to_every_request_and_overlaps_between_requests(fake):
+    backend, url = fake
+    backend.latency = 0.2
+    client = _client(url)
+    started = time.monotonic()
+    client.list_restore_jobs(MaxResults=1)
+    assert time.monotonic() - started >= 0.2
+    # Slept in each request's own thread: concurrent requests do not queue behind each other.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        clients = [_client(url) for _ in range(8)]
+        started = time.monotonic()
+        list(pool.map(lambda c: c.list_restore_jobs(MaxResults=1), clients))
+        assert time.monotonic() - started < 8 * 0.2
+    assert backend.requests("ListRestoreJobs") == 9
 
 
 def test_unsigned_requests_are_refused(fake):
     _, url = fake
-    from botocore import UNSIGNED
-
     with pytest.raises(ClientError) as caught:
         _client(url, signature_version=UNSIGNED).list_restore_jobs()
     assert classify_error(caught.value) == "auth"
 
 
 def test_tick_moves_jobs_along_and_is_seeded():
-    first, second = fake_backup.FakeBackup(), fake_backup.FakeBackup()
+    first, second = FakeBackup(), FakeBackup()
     for backend in (first, second):
-        backend.reset(fake_backup.generate_jobs(300, now=NOW, seed=3), seed=3)
-    pending = {job["RestoreJobId"] for job in first.jobs() if job["Status"] == "PENDING"}
+        backend.reset(generate_jobs(300, now=NOW, seed=3), seed=3)
+    pending = {job["RestoreJobId"] for job in _held(first) if job["Status"] == "PENDING"}
     assert first.tick(NOW + 30, new_jobs=4) == second.tick(NOW + 30, new_jobs=4)
-    assert first.jobs() == second.jobs()
-    jobs = {job["RestoreJobId"]: job for job in first.jobs()}
+    assert _held(first) == _held(second)
+    jobs = {job["RestoreJobId"]: job for job in _held(first)}
     assert len(jobs) == 304
     assert all(jobs[job_id]["Status"] != "PENDING" for job_id in pending)
     for job in jobs.values():  # a finished job always says when it finished
         assert (job["Status"] in ("COMPLETED", "FAILED", "ABORTED")) == ("CompletionDate" in job)
+
+
+def test_generated_jobs_are_a_realistic_mix():
+    jobs = generate_jobs(2000, now=NOW, seed=1)
+    statuses = [job["Status"] for job in jobs]
+    assert set(statuses) == {"PENDING", "RUNNING", "COMPLETED", "FAILED", "ABORTED"}
+    assert statuses.count("COMPLETED") > 0.85 * len(jobs)
+    tests = [job for job in jobs if job.get("CreatedBy")]
+    assert 0.1 * len(jobs) < len(tests) < 0.3 * len(jobs)
+    assert {job.get("ValidationStatus") for job in tests} >= {"VALIDATING", "SUCCESSFUL"}
+    assert {job.get("DeletionStatus") for job in tests} >= {None, "DELETING", "SUCCESSFUL"}
+    assert generate_jobs(50, now=NOW, seed=1) == generate_jobs(50, now=NOW, seed=1)
+    assert all(NOW - 23 * 3600 <= job["CreationDate"] <= NOW for job in jobs)
 
 
 def test_the_exporter_reads_every_job_through_the_fake(fake):

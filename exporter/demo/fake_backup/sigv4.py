@@ -1,0 +1,90 @@
+"""Who is calling, and where: read from the SigV4 ``Authorization`` header, as AWS reads it.
+
+``AWS4-HMAC-SHA256 Credential=AKID/20260110/us-east-1/backup/aws4_request, SignedHeaders=...,
+Signature=...``: the region of a request is its credential scope's, and its account is what the
+``AccountResolver`` says the access key ID belongs to. The default resolver answers one fixed
+account for every key; a test that has moto's STS issue credentials can map each key to the
+account it assumed a role in. Signatures are not verified (the fake knows no secret keys).
+
+Refusals, with AWS's common error codes: no Authorization header (MissingAuthenticationToken),
+a header that is not a well-formed SigV4 one or is scoped to another service
+(IncompleteSignature), a key the resolver does not know (InvalidClientTokenId).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from exporter.demo.fake_backup.errors import ApiError
+from exporter.demo.fake_backup.model import SERVICE
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+ALGORITHM = "AWS4-HMAC-SHA256"
+_DATE = re.compile(r"[0-9]{8}")
+
+AccountResolver = Callable[[str], str | None]  # access key ID -> account ID, None: unknown key
+
+
+def fixed_account(account_id: str = DEFAULT_ACCOUNT_ID) -> AccountResolver:
+    """A resolver that puts every access key in one account."""
+    return lambda access_key_id: account_id
+
+
+@dataclass(frozen=True)
+class Caller:
+    access_key_id: str
+    account_id: str
+    region: str
+
+
+def _incomplete(message: str) -> ApiError:
+    return ApiError("IncompleteSignature", message)
+
+
+def _parameters(authorization: str) -> dict[str, str]:
+    algorithm, _, rest = authorization.partition(" ")
+    if algorithm != ALGORITHM:
+        raise _incomplete(f"Unsupported authorization type: {algorithm or authorization!r}")
+    parameters = {}
+    for part in rest.split(","):
+        name, equals, value = part.strip().partition("=")
+        if equals:
+            parameters[name] = value
+    for name in ("Credential", "SignedHeaders", "Signature"):
+        if not parameters.get(name):
+            raise _incomplete(f"Authorization header requires '{name}' parameter.")
+    return parameters
+
+
+def caller(headers: Mapping[str, str], resolve: AccountResolver) -> Caller:
+    """The caller of a request (``headers`` with lower-case names), or the ApiError AWS sends."""
+    authorization = headers.get("authorization")
+    if not authorization:
+        raise ApiError("MissingAuthenticationToken", "Missing Authentication Token")
+    credential = _parameters(authorization)["Credential"].split("/")
+    if (
+        len(credential) != 5
+        or credential[4] != "aws4_request"
+        or not _DATE.fullmatch(credential[1])
+    ):
+        raise _incomplete(
+            "Credential should be <key>/<date>/<region>/<service>/aws4_request, "
+            f"not {'/'.join(credential[1:])!r}"
+        )
+    key, _, region, service, _ = credential
+    if service != SERVICE:
+        raise _incomplete(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if not key or not region:
+        raise _incomplete("Credential has an empty access key ID or region.")
+    if "x-amz-date" not in headers and "date" not in headers:
+        raise _incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        )
+    account_id = resolve(key)
+    if account_id is None:
+        raise ApiError(
+            "InvalidClientTokenId", "The security token included in the request is invalid."
+        )
+    return Caller(key, account_id, region)
