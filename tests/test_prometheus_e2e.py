@@ -14,16 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -36,8 +29,12 @@ from exporter.demo.scenario import (
     UNKNOWN_JOB_ID,
     restore_testing_plan_arn,
 )
-from tests.conftest import require_tool
-from tests.tools import REPO, RULE_FILE, concrete, dashboard_queries, variable_selectors
+from tests.dashboard_queries import concrete, dashboard_queries, variable_selectors
+from tests.network import fetch, free_port
+from tests.paths import RULE_FILE
+from tests.processes import ExporterProcess, Process
+from tests.tools import require_tool
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -72,40 +69,22 @@ FIRING_TIMEOUT = 150.0  # first sample after ~6 s, then `for: 1m`, on a busy 2-c
 T = TypeVar("T")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Stack:
-    exporter: subprocess.Popen[bytes]
-    exporter_url: str
-    exporter_log: Path
-    prometheus: subprocess.Popen[bytes]
+    exporter: ExporterProcess
+    prometheus: Process
     prometheus_url: str
-    prometheus_log: Path
 
     def check_alive(self) -> None:
-        for name, process, log in (
-            ("exporter", self.exporter, self.exporter_log),
-            ("prometheus", self.prometheus, self.prometheus_log),
-        ):
-            if process.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"{name} exited with {process.returncode}:\n{tail}")
+        self.exporter.check_alive()
+        self.prometheus.check_alive()
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path> and return its data; fails on an API error."""
         url = f"{self.prometheus_url}/api/v1/{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                body = json.load(response)
-        except urllib.error.HTTPError as error:
-            body = json.load(error)
+        body = json.loads(fetch(url, timeout=10).body)
         assert body["status"] == "success", f"{path} {params}: {body}"
         return body["data"]
 
@@ -115,49 +94,20 @@ class Stack:
         return data["result"]
 
     def eventually(self, check: Callable[[], T], timeout: float, what: str) -> T:
-        """Call ``check`` until it stops failing an assertion; fail with its last message."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Call ``check`` until it stops failing an assertion; fail with its last message.
+        Either process exiting fails at once, with its output."""
+
+        def alive_and_checked() -> T:
             self.check_alive()
-            try:
-                return check()
-            except AssertionError as error:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"after {timeout:.0f}s, still not {what}: {error}")
-            time.sleep(0.5)
+            return check()
 
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{url}: process exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+        return eventually(alive_and_checked, timeout, what, interval=0.5)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prometheus_binary = require_tool("prometheus")
     work = tmp_path_factory.mktemp("prometheus-e2e")
-    exporter_port, prometheus_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -167,26 +117,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
     env.pop("AWS_PROFILE", None)
-    exporter_log = work / "exporter.log"
-    with exporter_log.open("wb") as log:
-        exporter = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                "--demo",
-                "--web.listen-address",
-                f"127.0.0.1:{exporter_port}",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    prometheus = None
-    try:
-        exporter_url = f"http://127.0.0.1:{exporter_port}"
-        _wait_http(f"{exporter_url}/healthz", exporter, exporter_log, timeout=60)
+    with ExporterProcess("--demo", logs=work, env=env) as exporter:
+        exporter.wait_for_http(f"{exporter.url}/healthz", timeout=60)
         config = {
             "global": {
                 "scrape_interval": "1s",
@@ -197,34 +129,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "scrape_configs": [
                 {
                     "job_name": SCRAPE_JOB,
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
                 }
             ],
         }
         config_file = work / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
-        prometheus_log = work / "prometheus.log"
-        with prometheus_log.open("wb") as log:
-            prometheus = subprocess.Popen(
-                [
-                    prometheus_binary,
-                    f"--config.file={config_file}",
-                    f"--storage.tsdb.path={work / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                ],
-                cwd=work,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
-        _wait_http(f"{prometheus_url}/-/ready", prometheus, prometheus_log, timeout=60)
-        yield Stack(
-            exporter, exporter_url, exporter_log, prometheus, prometheus_url, prometheus_log
-        )
-    finally:
-        if prometheus is not None:
-            _stop(prometheus)
-        _stop(exporter)
+        address = f"127.0.0.1:{free_port()}"
+        prometheus_url = f"http://{address}"
+        prometheus_args = [
+            prometheus_binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address={address}",
+        ]
+        with Process(prometheus_args, work, name="prometheus", cwd=work) as prometheus:
+            prometheus.wait_for_http(f"{prometheus_url}/-/ready", timeout=60)
+            yield Stack(exporter, prometheus, prometheus_url)
 
 
 # ---- scraping and rules ----------------------------------------------------------------------
@@ -262,7 +183,9 @@ def test_prometheus_loads_every_rule_of_the_file_and_evaluates_each_without_erro
 # ---- the demo's values -----------------------------------------------------------------------
 
 
-def _one(stack: Stack, expr: str) -> dict[str, Any]:
+def _one(stack: Stack, name: str, **labels: str) -> dict[str, Any]:
+    """The one series of ``name`` with these label values."""
+    expr = name + "{" + ", ".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
     result = stack.query(expr)
     assert len(result) == 1, f"{expr}: {result}"
     return result[0]
@@ -270,71 +193,77 @@ def _one(stack: Stack, expr: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("region", DEMO_REGIONS)
 def test_per_job_series_hold_the_demo_values(stack, region):
-    ids = f'account_id="{DEMO_ACCOUNT}", region="{region}"'
+    ids = {"account_id": DEMO_ACCOUNT, "region": region}
 
     def demo_values() -> None:
         failed = _one(
             stack,
-            f'aws_backup_restore_job_status{{{ids}, restore_job_id="{STABLE_FAILED_JOB_ID}", '
-            'status="FAILED"}',
+            "aws_backup_restore_job_status",
+            **ids,
+            restore_job_id=STABLE_FAILED_JOB_ID,
+            status="FAILED",
         )
         assert failed["value"][1] == "1"
         assert failed["metric"]["resource_type"] == "RDS"
         assert failed["metric"]["job"] == SCRAPE_JOB
         message = _one(
-            stack,
-            "aws_backup_restore_job_message_info"
-            f'{{{ids}, restore_job_id="{STABLE_FAILED_JOB_ID}"}}',
+            stack, "aws_backup_restore_job_message_info", **ids, restore_job_id=STABLE_FAILED_JOB_ID
         )
         assert "is not authorized to perform" in message["metric"]["status_message"]
         # Every seeded job is there, with its status as seeded (or moved on, for active ones).
         seeded = {job_id for job_id, *_ in SEED_JOBS}
         present = {
             s["metric"]["restore_job_id"]
-            for s in stack.query(f"aws_backup_restore_job_info{{{ids}}}")
+            for s in stack.query(
+                f'aws_backup_restore_job_info{{account_id="{DEMO_ACCOUNT}", region="{region}"}}'
+            )
         }
         assert seeded <= present
         plan = _one(
-            stack,
-            f'aws_backup_restore_job_info{{{ids}, restore_job_id="demo-test-dynamodb-done"}}',
+            stack, "aws_backup_restore_job_info", **ids, restore_job_id="demo-test-dynamodb-done"
         )
         assert plan["metric"]["restore_testing_plan_arn"] == restore_testing_plan_arn(
             DEMO_ACCOUNT, region
         )
-        timed_out = _one(
-            stack,
-            "aws_backup_restore_job_validation_status"
-            f'{{{ids}, restore_job_id="demo-test-rds-timed-out", validation_status="TIMED_OUT"}}',
-        )
-        assert timed_out["value"][1] == "1"
-        cleanup = _one(
-            stack,
-            "aws_backup_restore_job_deletion_status{"
-            f'{ids}, restore_job_id="demo-test-aurora-validation-failed", '
-            'deletion_status="FAILED"}',
-        )
-        assert cleanup["value"][1] == "1"
-        # Seeded with ExpectedCompletionTimeMinutes 12, and 37.5 % done, moving on every tick.
-        expected = _one(
-            stack,
-            "aws_backup_restore_job_expected_duration_seconds"
-            f'{{{ids}, restore_job_id="demo-rds-running"}}',
-        )
-        assert expected["value"][1] == "720"
+        # name, labels beyond the job's identity, the value wanted
+        exact = [
+            (
+                "aws_backup_restore_job_validation_status",
+                {"restore_job_id": "demo-test-rds-timed-out", "validation_status": "TIMED_OUT"},
+                "1",
+            ),
+            (
+                "aws_backup_restore_job_deletion_status",
+                {
+                    "restore_job_id": "demo-test-aurora-validation-failed",
+                    "deletion_status": "FAILED",
+                },
+                "1",
+            ),
+            # Seeded with ExpectedCompletionTimeMinutes 12.
+            (
+                "aws_backup_restore_job_expected_duration_seconds",
+                {"restore_job_id": "demo-rds-running"},
+                "720",
+            ),
+        ]
+        for name, labels, value in exact:
+            assert _one(stack, name, **ids, **labels)["value"][1] == value, (name, labels)
+        # Seeded 37.5 % done, moving on every tick.
         progress = _one(
-            stack,
-            f'aws_backup_restore_job_progress_ratio{{{ids}, restore_job_id="demo-rds-running"}}',
+            stack, "aws_backup_restore_job_progress_ratio", **ids, restore_job_id="demo-rds-running"
         )
         assert 0.375 <= float(progress["value"][1]) <= 1
         # The aggregate counts the stable FAILED job among the window's RDS jobs.
         rds_failed = _one(
-            stack, f'aws_backup_restore_jobs{{{ids}, resource_type="RDS", status="FAILED"}}'
+            stack, "aws_backup_restore_jobs", **ids, resource_type="RDS", status="FAILED"
         )
         assert float(rds_failed["value"][1]) >= 1
         lookup = _one(
             stack,
-            "aws_backup_restore_exporter_restore_job_lookup_errors"
-            f'{{target="demo-{region}", restore_job_id="{UNKNOWN_JOB_ID}"}}',
+            "aws_backup_restore_exporter_restore_job_lookup_errors",
+            target=f"demo-{region}",
+            restore_job_id=UNKNOWN_JOB_ID,
         )
         assert lookup["metric"]["reason"] == "not_found"
 

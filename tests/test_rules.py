@@ -7,18 +7,15 @@ metrics the exporter exposes; docs/alerts.md lists every rule.
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from exporter.contract import ALL_FAMILIES
 from exporter.durations import parse_duration
-from tests.conftest import require_tool
+from tests.paths import REPO, RULE_FILE
+from tests.tools import run_tool
 
-REPO = Path(__file__).resolve().parent.parent
-RULE_FILE = REPO / "deploy" / "prometheus" / "alerts.yaml"
 RULE_TESTS = sorted((REPO / "deploy" / "prometheus" / "tests").glob("*.yaml"))
 RUNBOOKS = REPO / "docs" / "runbooks.md"
 ALERTS_DOC = REPO / "docs" / "alerts.md"
@@ -66,28 +63,14 @@ def exporter_metric_names() -> set[str]:
 
 
 def test_promtool_accepts_the_rule_file():
-    promtool = require_tool("promtool")
-    result = subprocess.run(
-        [promtool, "check", "rules", str(RULE_FILE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_tool("promtool", "check", "rules", str(RULE_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(_alerts()) + len(_records())} rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass_in_promtool():
-    promtool = require_tool("promtool")
     assert RULE_TESTS, "no rule unit tests under deploy/prometheus/tests"
-    result = subprocess.run(
-        [promtool, "test", "rules", *map(str, RULE_TESTS)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_tool("promtool", "test", "rules", *map(str, RULE_TESTS), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAILED" not in result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(RULE_TESTS)
@@ -95,7 +78,6 @@ def test_rule_unit_tests_pass_in_promtool():
 
 def test_promtool_reports_a_rule_unit_test_that_expects_the_wrong_thing(tmp_path):
     """The unit tests can fail: the same rules with a wrong expectation are reported."""
-    promtool = require_tool("promtool")
     bad = {
         "rule_files": [str(RULE_FILE)],
         "evaluation_interval": "1m",
@@ -121,13 +103,7 @@ def test_promtool_reports_a_rule_unit_test_that_expects_the_wrong_thing(tmp_path
     }
     test_file = tmp_path / "wrong.yaml"
     test_file.write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [promtool, "test", "rules", str(test_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_tool("promtool", "test", "rules", str(test_file))
     assert result.returncode != 0
     assert "FAILED" in result.stdout + result.stderr
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -23,7 +20,9 @@ import pytest
 from exporter.http import MetricsApp, make_http_server
 from exporter.webauth import BasicAuth, WebSecurityApp, secure_app
 from exporter.webconfig import parse_web_config
-from tests.conftest import put_job, wait_until
+from tests.conftest import put_job
+from tests.network import fetch
+from tests.processes import ExporterProcess
 from tests.tls_certs import write_cert_files
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
@@ -79,20 +78,16 @@ def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def fetch(url, context=None, authorization=None, method="GET"):
+def get(url, context=None, authorization=None, method="GET"):
+    """One request with the client's 10 s timeout, with basic auth when given."""
     headers = {"Authorization": authorization} if authorization else {}
-    request = urllib.request.Request(url, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
+    return fetch(url, method=method, headers=headers, context=context, timeout=10)
 
 
 def refused(url, context=None, authorization=None):
     """The request must fail at the TLS or connection level, never get an HTTP answer."""
     with pytest.raises((OSError, http.client.HTTPException)):
-        fetch(url, context, authorization)
+        get(url, context, authorization)
 
 
 # -- TLS -----------------------------------------------------------------------------------
@@ -101,7 +96,7 @@ def refused(url, context=None, authorization=None):
 def test_metrics_are_served_over_tls_with_a_verified_server_certificate(serve, certs):
     job = put_job(Status="FAILED", CreationDate=time.time() - 60)
     url, _, _ = serve({"tls_server_config": TLS})
-    status, headers, body = fetch(url + "/metrics", client_context(certs))
+    status, headers, body = get(url + "/metrics", client_context(certs))
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain")
     assert f'restore_job_id="{job}"'.encode() in body
@@ -110,26 +105,26 @@ def test_metrics_are_served_over_tls_with_a_verified_server_certificate(serve, c
 def test_a_client_that_does_not_trust_the_ca_refuses_the_server(serve):
     url, _, _ = serve({"tls_server_config": TLS})
     with pytest.raises(urllib.error.URLError) as caught:
-        fetch(url + "/metrics", ssl.create_default_context())
+        get(url + "/metrics", ssl.create_default_context())
     assert isinstance(caught.value.reason, ssl.SSLCertVerificationError)
 
 
 def test_plain_http_to_the_tls_port_gets_no_answer(serve, certs):
     url, _, _ = serve({"tls_server_config": TLS})
     refused(url.replace("https://", "http://") + "/metrics")
-    assert fetch(url + "/healthz", client_context(certs))[0] == 200  # still serving
+    assert get(url + "/healthz", client_context(certs))[0] == 200  # still serving
 
 
 def test_min_version_is_enforced(serve, certs):
     url, _, _ = serve({"tls_server_config": {**TLS, "min_version": "TLS13"}})
     refused(url + "/healthz", client_context(certs, maximum=ssl.TLSVersion.TLSv1_2))
-    assert fetch(url + "/healthz", client_context(certs))[0] == 200
+    assert get(url + "/healthz", client_context(certs))[0] == 200
 
 
 def test_max_version_is_enforced(serve, certs):
     url, _, _ = serve({"tls_server_config": {**TLS, "max_version": "TLS12"}})
     refused(url + "/healthz", client_context(certs, minimum=ssl.TLSVersion.TLSv1_3))
-    assert fetch(url + "/healthz", client_context(certs, maximum=ssl.TLSVersion.TLSv1_2))[0] == 200
+    assert get(url + "/healthz", client_context(certs, maximum=ssl.TLSVersion.TLSv1_2))[0] == 200
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
@@ -137,7 +132,7 @@ def test_client_certificate_required_refuses_no_and_untrusted_certificates(serve
     url, _, _ = serve({"tls_server_config": MUTUAL})
     refused(url + "/metrics", client_context(certs, maximum=version))
     refused(url + "/metrics", client_context(certs, "untrusted", maximum=version))
-    status, _, body = fetch(url + "/metrics", client_context(certs, "client", maximum=version))
+    status, _, body = get(url + "/metrics", client_context(certs, "client", maximum=version))
     assert status == 200
     assert b"aws_backup_restore_exporter_build_info" in body
 
@@ -152,9 +147,9 @@ def test_verify_if_given_accepts_no_certificate_but_refuses_an_untrusted_one(ser
     url, _, _ = serve(
         {"tls_server_config": {**MUTUAL, "client_auth_type": "VerifyClientCertIfGiven"}}
     )
-    assert fetch(url + "/healthz", client_context(certs))[0] == 200
+    assert get(url + "/healthz", client_context(certs))[0] == 200
     refused(url + "/healthz", client_context(certs, "untrusted"))
-    assert fetch(url + "/healthz", client_context(certs, "client"))[0] == 200
+    assert get(url + "/healthz", client_context(certs, "client"))[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -170,7 +165,7 @@ def test_client_allowed_sans_admits_only_the_listed_names(serve, certs, allowed,
     url, _, _ = serve({"tls_server_config": {**MUTUAL, "client_allowed_sans": allowed}})
     context = client_context(certs, "client")
     if accepted:
-        assert fetch(url + "/healthz", context)[0] == 200
+        assert get(url + "/healthz", context)[0] == 200
     else:
         refused(url + "/healthz", context)
 
@@ -181,7 +176,7 @@ def test_a_silent_client_holds_up_no_one_and_is_dropped(serve, certs):
     httpd.handshake_timeout = 1.0
     silent = socket.create_connection(("127.0.0.1", httpd.server_address[1]), timeout=10)
     try:
-        assert fetch(url + "/healthz", client_context(certs))[0] == 200  # 10 s client timeout
+        assert get(url + "/healthz", client_context(certs))[0] == 200  # 10 s client timeout
         assert silent.recv(1) == b""  # the server hung up on it after the handshake timeout
     finally:
         silent.close()
@@ -205,7 +200,7 @@ def auth_server(serve, certs):
 
 def test_the_right_password_gets_the_metrics(auth_server):
     url, context, _ = auth_server
-    status, headers, body = fetch(url + "/metrics", context, basic("alice", "alice-password"))
+    status, headers, body = get(url + "/metrics", context, basic("alice", "alice-password"))
     assert status == 200
     assert b"aws_backup_restore_exporter_build_info" in body
     assert headers["X-Frame-Options"] == "deny"
@@ -228,7 +223,7 @@ def test_the_right_password_gets_the_metrics(auth_server):
 )
 def test_anything_but_the_right_password_gets_401(auth_server, authorization):
     url, context, _ = auth_server
-    status, headers, body = fetch(url + "/metrics", context, authorization)
+    status, headers, body = get(url + "/metrics", context, authorization)
     assert status == 401
     assert headers["WWW-Authenticate"].startswith('Basic realm="')
     assert headers["X-Frame-Options"] == "deny"  # configured headers on every response
@@ -237,30 +232,30 @@ def test_anything_but_the_right_password_gets_401(auth_server, authorization):
 
 def test_healthz_is_open_without_credentials_for_probes(auth_server):
     url, context, _ = auth_server
-    status, headers, body = fetch(url + "/healthz", context)
+    status, headers, body = get(url + "/healthz", context)
     assert (status, body) == (200, b"ok\n")
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert fetch(url + "/healthz", context, method="HEAD")[0] == 200
+    assert get(url + "/healthz", context, method="HEAD")[0] == 200
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/healthz/", "/metrics?name[]=x"])
 def test_every_other_path_needs_credentials(auth_server, path):
     """The landing page shows role ARNs; a 404 would tell which paths exist."""
     url, context, _ = auth_server
-    assert fetch(url + path, context)[0] == 401
+    assert get(url + path, context)[0] == 401
 
 
 def test_a_verified_password_is_remembered_and_a_wrong_one_never_is(auth_server):
     url, context, auth = auth_server
     before = auth.bcrypt_checks
     for _ in range(3):
-        assert fetch(url + "/healthz?", context, basic("alice", "alice-password"))[0] == 200
-        assert fetch(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
+        assert get(url + "/healthz?", context, basic("alice", "alice-password"))[0] == 200
+        assert get(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
     assert auth.bcrypt_checks == before + 1  # /healthz checks nothing; bcrypt ran once
     for _ in range(2):
-        assert fetch(url + "/metrics", context, basic("alice", "guess"))[0] == 401
+        assert get(url + "/metrics", context, basic("alice", "guess"))[0] == 401
     assert auth.bcrypt_checks == before + 3  # every wrong guess pays the full bcrypt cost
-    assert fetch(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
+    assert get(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
     assert auth.bcrypt_checks == before + 3
 
 
@@ -284,19 +279,11 @@ def test_a_password_is_checked_on_its_first_72_bytes_like_htpasswd_hashed_it():
 def test_basic_auth_without_tls_works_too(serve):
     url, _, _ = serve({"basic_auth_users": USERS})
     assert url.startswith("http://")
-    assert fetch(url + "/metrics", None, basic("bob", "bob-password"))[0] == 200
-    assert fetch(url + "/metrics")[0] == 401
+    assert get(url + "/metrics", None, basic("bob", "bob-password"))[0] == 200
+    assert get(url + "/metrics")[0] == 401
 
 
 # -- the program as users start it -----------------------------------------------------------
-
-
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def test_the_command_line_serves_tls_and_basic_auth_from_a_web_config_file(backup, certs, tmp_path):
@@ -310,41 +297,16 @@ def test_the_command_line_serves_tls_and_basic_auth_from_a_web_config_file(backu
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
         f"basic_auth_users:\n  alice: '{USERS['alice']}'\n"
     )
-    port = closed_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "--config.file",
-            str(config),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--web.config.file",
-            str(web),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ),
-    )
-    url = f"https://127.0.0.1:{port}"
+    flags = ("--config.file", str(config), "--web.config.file", str(web))
     context = client_context(certs)
-    try:
-
-        def ready():
-            try:
-                return fetch(url + "/healthz", context)[0] == 200
-            except OSError:
-                return False
-
-        wait_until(ready, timeout=30, what="the exporter to answer /healthz over TLS")
-        assert fetch(url + "/metrics", context)[0] == 401
-        status, _, body = fetch(url + "/metrics", context, basic("alice", "alice-password"))
+    with ExporterProcess(*flags, logs=tmp_path, scheme="https") as exporter:
+        url = exporter.url
+        exporter.wait_for_http(url + "/healthz", context=context)
+        assert get(url + "/metrics", context)[0] == 401
+        status, _, body = get(url + "/metrics", context, basic("alice", "alice-password"))
         assert status == 200
         assert f'restore_job_id="{job}"'.encode() in body
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0
-    assert b"TLS on (TLS12 to TLS13)" in stderr
-    assert b"basic auth on for 1 user(s)" in stderr
+    assert exporter.stop() == 0
+    stderr = exporter.stderr()
+    assert "TLS on (TLS12 to TLS13)" in stderr
+    assert "basic auth on for 1 user(s)" in stderr
