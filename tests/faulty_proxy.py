@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from tests.conftest import ACCOUNT
-
 
 @dataclass(frozen=True)
 class Fault:
     """One response to give instead of forwarding. ``hang`` holds the request and never
-    answers it; ``hold`` holds it, then answers. Either is held until ``release()`` or close."""
+    answers it; ``hold`` holds it, then answers. Either is held until ``release()`` or close.
+    ``reset`` resets the connection instead: "before-response" or "mid-response"."""
 
     status: int = 500
     code: str = ""
     body: bytes | None = None
     hang: bool = False
     hold: bool = False
+    reset: str = ""
 
 
 def aws_error(status: int, code: str, message: str = "injected") -> Fault:
@@ -46,6 +46,8 @@ EXPIRED = aws_error(
     400, "ExpiredTokenException", "The security token included in the request is expired"
 )
 HANG = Fault(hang=True)
+RESET_MID_RESPONSE = Fault(reset="mid-response")  # headers and part of the body, then a reset
+RESET_BEFORE_RESPONSE = Fault(reset="before-response")
 STS_ACCESS_DENIED = Fault(
     status=403,
     body=b"""<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -57,8 +59,31 @@ STS_ACCESS_DENIED = Fault(
 )
 
 
-def assume_role_response(access_key: str, expires_in: float) -> Fault:
-    """An STS AssumeRole answer (query protocol, XML) with credentials expiring in so long."""
+# Every kind of fault of the AWS Backup endpoint, by name: tests/test_faults.py and
+# bench/faults.py go through them all.
+FAULTS = {
+    "internal-server-error": aws_error(500, "InternalServerError"),
+    "throttled": THROTTLED,
+    "429": aws_error(429, "TooManyRequestsException"),
+    "503": aws_error(503, "ServiceUnavailableException"),
+    "dependency": aws_error(500, "DependencyFailureException"),
+    "denied": aws_error(403, "AccessDeniedException", "not authorized"),
+    "expired": aws_error(400, "ExpiredTokenException", "The security token included has expired"),
+    "expired-token": EXPIRED,
+    "html-502": Fault(status=502, body=b"<html>Bad Gateway</html>"),
+    "truncated": Fault(status=200, body=b'{"RestoreJobs": [{"RestoreJobId": "x"'),
+    "non-json": Fault(status=200, body=b"not json at all"),
+    "read-timeout": HANG,
+    "reset-mid-response": RESET_MID_RESPONSE,
+    "reset-before-response": RESET_BEFORE_RESPONSE,
+}
+
+
+def assume_role_response(
+    access_key: str, expires_in: float, account: str = "123456789012"
+) -> Fault:
+    """An STS AssumeRole answer (query protocol, XML) with credentials expiring in so long, for
+    a role of ``account`` (moto's default account)."""
     expiration = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expires_in)
     body = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
@@ -70,7 +95,7 @@ def assume_role_response(access_key: str, expires_in: float) -> Fault:
     </Credentials>
     <AssumedRoleUser>
       <AssumedRoleId>AROAEXAMPLEROLEID:aws-backup-restore-exporter</AssumedRoleId>
-      <Arn>arn:aws:sts::{ACCOUNT}:assumed-role/BackupRestoreReader/aws-backup-restore-exporter</Arn>
+      <Arn>arn:aws:sts::{account}:assumed-role/BackupRestoreReader/aws-backup-restore-exporter</Arn>
     </AssumedRoleUser>
   </AssumeRoleResult>
   <ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000001</RequestId></ResponseMetadata>
@@ -92,17 +117,15 @@ def send_fault(request: BaseHTTPRequestHandler, fault: Fault) -> None:
 
 
 _CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
-_RESET = Fault(status=0)  # not a response: the connection is reset
 _HOP_BY_HOP = ("content-length", "connection", "transfer-encoding", "server", "date")
 
 
 class FaultyProxy:
     """Answers with queued faults first, then with ``default`` (None: forward to upstream).
 
-    Before either: ``resets`` resets that many of the next connections (-1: every one), in the
-    middle of a response or before it (``reset_mid_response``); a request signed with an access
-    key in ``expired_keys`` is refused as expired. ``refuse_connections()`` stops listening on
-    the port until ``accept_connections()``.
+    Before either, a request signed with an access key in ``expired_keys`` is refused as
+    expired. ``refuse_connections()`` stops listening on the port until
+    ``accept_connections()``.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -111,8 +134,6 @@ class FaultyProxy:
         self.default: Fault | None = None
         self.requests = 0
         self.holding = 0  # requests held by a hang or hold fault right now
-        self.resets = 0
-        self.reset_mid_response = True
         self.expired_keys: set[str] = set()
         self.keys_seen: list[str | None] = []
         self._released = threading.Event()
@@ -163,10 +184,6 @@ class FaultyProxy:
         with self._lock:
             self.requests += 1
             self.keys_seen.append(key)
-            if self.resets != 0:
-                if self.resets > 0:
-                    self.resets -= 1
-                return _RESET
             if key in self.expired_keys:
                 return EXPIRED
             return self.queue.popleft() if self.queue else self.default
@@ -176,10 +193,10 @@ class FaultyProxy:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         fault = self._next(match.group(1) if match else None)
-        if fault is _RESET:
-            self._reset(request)
-        elif fault is None:
+        if fault is None:
             self._forward(request, body)
+        elif fault.reset:
+            self._reset(request, mid_response=fault.reset == "mid-response")
         else:
             if fault.hang or fault.hold:
                 self._hold()
@@ -197,8 +214,8 @@ class FaultyProxy:
             with self._lock:
                 self.holding -= 1
 
-    def _reset(self, request: BaseHTTPRequestHandler) -> None:
-        if self.reset_mid_response:  # headers and the start of the body, then nothing
+    def _reset(self, request: BaseHTTPRequestHandler, mid_response: bool) -> None:
+        if mid_response:  # headers and the start of the body, then nothing
             request.wfile.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 b'Content-Length: 4096\r\n\r\n{"RestoreJobs": [{"RestoreJobId": "cut-'

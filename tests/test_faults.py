@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from tests.conftest import ACCOUNT, put_job
 from tests.faulty_proxy import (
-    EXPIRED,
+    FAULTS,
     HANG,
+    RESET_MID_RESPONSE,
     STS_ACCESS_DENIED,
     THROTTLED,
     Fault,
@@ -149,39 +151,38 @@ def assert_recovered(seen, caplog, job):
 
 # -- faults of the AWS Backup endpoint, each with its recovery -------------------------------
 
-FAULTS = {
-    "internal-server-error": (aws_error(500, "InternalServerError"), "unavailable"),
-    "throttled": (THROTTLED, "throttled"),
-    "429": (aws_error(429, "TooManyRequestsException"), "throttled"),
-    "503": (aws_error(503, "ServiceUnavailableException"), "unavailable"),
-    "dependency": (aws_error(500, "DependencyFailureException"), "unavailable"),
-    "denied": (aws_error(403, "AccessDeniedException", "not authorized"), "auth"),
-    "expired": (
-        aws_error(400, "ExpiredTokenException", "The security token included has expired"),
-        "auth",
-    ),
-    "expired-token": (EXPIRED, "auth"),
-    "html-502": (Fault(status=502, body=b"<html>Bad Gateway</html>"), "unavailable"),
-    "truncated": (Fault(status=200, body=b'{"RestoreJobs": [{"RestoreJobId": "x"'), "other"),
-    "non-json": (Fault(status=200, body=b"not json at all"), "other"),
-    "read-timeout": (HANG, "timeout"),
-    "reset-mid-response": ("reset-mid-response", "unavailable"),
-    "reset-before-response": ("reset-before-response", "unavailable"),
+# The down reason each fault of FAULTS must show as.
+REASONS = {
+    "internal-server-error": "unavailable",
+    "throttled": "throttled",
+    "429": "throttled",
+    "503": "unavailable",
+    "dependency": "unavailable",
+    "denied": "auth",
+    "expired": "auth",
+    "expired-token": "auth",
+    "html-502": "unavailable",
+    "truncated": "other",
+    "non-json": "other",
+    "read-timeout": "timeout",
+    "reset-mid-response": "unavailable",
+    "reset-before-response": "unavailable",
 }
 
 
-def apply(proxy, fault):
-    if fault == "reset-mid-response":
-        proxy.resets, proxy.reset_mid_response = -1, True
-    elif fault == "reset-before-response":
-        proxy.resets, proxy.reset_mid_response = -1, False
-    else:
-        proxy.default = fault
+@dataclass(frozen=True)
+class Failing:
+    exporter: object
+    job: str
+    reason: str  # the down reason the fault must show as
 
 
-def clear(proxy):
-    proxy.resets = 0
-    proxy.default = None
+@pytest.fixture(params=list(FAULTS))
+def failing(request, make_exporter, proxy):
+    """Two targets, the bad one behind each fault of FAULTS in turn; a FAILED job on both."""
+    job = put_job(Status="FAILED", CreationDate=time.time() - 60)
+    proxy.default = FAULTS[request.param]
+    return Failing(two_targets(make_exporter, proxy.url), job, REASONS[request.param])
 
 
 def test_throttling_is_retried_counted_and_never_fails_the_scrape(make_exporter, proxy):
@@ -198,15 +199,10 @@ def test_throttling_is_retried_counted_and_never_fails_the_scrape(make_exporter,
     )
 
 
-@pytest.mark.parametrize(("fault", "expected_reason"), FAULTS.values(), ids=list(FAULTS))
-def test_a_failing_target_is_reported_while_the_other_is_served(
-    make_exporter, proxy, fault, expected_reason, caplog
-):
-    job = put_job(Status="FAILED", CreationDate=time.time() - 60)
-    apply(proxy, fault)
-    exporter = two_targets(make_exporter, proxy.url)
+def test_a_failing_target_is_reported_while_the_other_is_served(failing, caplog):
+    job, expected_reason = failing.job, failing.reason
     with caplog.at_level(logging.WARNING, logger="exporter"):
-        seen = observe(exporter)  # the fault's outcome was in when the scrape answered
+        seen = observe(failing.exporter)  # the fault's outcome was in when the scrape answered
     scrape = seen.scrape
     assert job in seen.jobs("good")
     assert seen.jobs("bad") == {}
@@ -221,13 +217,8 @@ def test_a_failing_target_is_reported_while_the_other_is_served(
     assert seen.reason("bad") == expected_reason
 
 
-@pytest.mark.parametrize(("fault", "expected_reason"), FAULTS.values(), ids=list(FAULTS))
-def test_every_fault_is_reported_once_and_recovers_by_itself(
-    make_exporter, proxy, fault, expected_reason, caplog
-):
-    job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
-    apply(proxy, fault)
-    exporter = two_targets(make_exporter, proxy.url)
+def test_every_fault_is_reported_once_and_recovers_by_itself(failing, proxy, caplog):
+    exporter, job, expected_reason = failing.exporter, failing.job, failing.reason
     with caplog.at_level(logging.INFO, logger="exporter"):
         for _ in range(2):
             seen = observe(exporter)
@@ -236,7 +227,7 @@ def test_every_fault_is_reported_once_and_recovers_by_itself(
             assert seen.jobs("bad") == {}
         (warning,) = warnings_about(caplog, "bad")  # once, not once per scrape
         assert f"reason={expected_reason}" in warning
-        clear(proxy)  # the fault clears
+        proxy.default = None  # the fault clears
         seen = observe(exporter)
     assert_recovered(seen, caplog, job)
     assert_good_target_intact(seen, job)
@@ -259,15 +250,13 @@ def test_repeated_failures_log_once_and_recovery_is_automatic(make_exporter, pro
 
 
 @pytest.mark.parametrize(
-    "fault",
-    [aws_error(500, "InternalServerError"), "reset-mid-response", "reset-before-response"],
-    ids=["internal-server-error", "reset-mid-response", "reset-before-response"],
+    "fault", ["internal-server-error", "reset-mid-response", "reset-before-response"]
 )
 def test_server_errors_and_resets_are_retried_before_the_target_is_down(
     make_exporter, proxy, fault
 ):
     put_job(Status="COMPLETED", CreationDate=time.time() - 60)
-    apply(proxy, fault)
+    proxy.default = FAULTS[fault]
     seen = observe(two_targets(make_exporter, proxy.url, aws={"max_attempts": 3}))
     assert seen.reason("bad") == "unavailable"
     assert seen.api_requests("bad", "unavailable") >= 3  # one failed call = three attempts
@@ -275,7 +264,7 @@ def test_server_errors_and_resets_are_retried_before_the_target_is_down(
 
 def test_a_reset_that_clears_before_the_retries_run_out_costs_nothing(make_exporter, proxy):
     job = put_job(Status="COMPLETED", CreationDate=time.time() - 60)
-    proxy.resets = 1
+    proxy.inject(RESET_MID_RESPONSE)
     seen = observe(two_targets(make_exporter, proxy.url, aws={"max_attempts": 3}))
     assert seen.reason("bad") is None
     assert job in seen.jobs("bad")
