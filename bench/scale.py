@@ -1,10 +1,11 @@
 """Scale and API economy: this exporter against a naive one, on a fake AWS Backup with latency.
 
 For each number of jobs, each exporter runs in its own process (so that its peak RSS is its own)
-against the same fake endpoint (bench/fake_backup.py, in this process, 127.0.0.1 only) holding the
-same seeded jobs, and is scraped over HTTP the way Prometheus scrapes (OpenMetrics Accept header,
-gzip). Between scrapes the fake moves jobs along (``tick``: progress, completions, new jobs), as
-AWS would between two real scrapes. Measured, per exporter and size:
+against the same fake AWS Backup (exporter/demo/fake_backup, the one the tests and --demo use; in
+this process, 127.0.0.1 only) holding the same seeded jobs, and is scraped over HTTP the way
+Prometheus scrapes (OpenMetrics Accept header, gzip). Between scrapes the fake moves jobs along
+(``tick``: progress, completions, new jobs), as AWS would between two real scrapes. Measured,
+per exporter and size:
 
 - API requests of the cold (first) scrape and of each warm scrape, counted at the fake;
 - wall time of the cold scrape (median over ``--cold-runs`` fresh processes) and of the warm
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/ and bench/
     sys.path.insert(0, str(ROOT))
 
-from bench.fake_backup import FakeBackup, generate_jobs, serve  # noqa: E402
+from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
 
 KINDS = ("exporter", "naive")
 LABELS = {"exporter": "this exporter", "naive": "naive"}
@@ -79,9 +80,9 @@ def run_worker(kind: str, endpoint: str, backlog: int | None = None) -> None:
         ThreadingWSGIServer.request_queue_size = backlog
 
     if kind == "exporter":
-        from exporter.scheduler import Exporter
         from exporter.config import parse_config
         from exporter.http import MetricsApp
+        from exporter.scheduler import Exporter
 
         config = parse_config(
             {"targets": [{"name": "bench", "region": "us-east-1", "endpoint_url": endpoint}]}
@@ -101,12 +102,24 @@ class Worker:
 
     def __init__(self, kind: str, endpoint: str, backlog: int | None = None) -> None:
         env = {**os.environ, **FAKE_ENV, "PYTHONPATH": str(ROOT)}
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN",
-                     "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ):
             env.pop(name, None)
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", kind,
-             "--endpoint", endpoint, *(["--server-backlog", str(backlog)] if backlog else [])],
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                kind,
+                "--endpoint",
+                endpoint,
+                *(["--server-backlog", str(backlog)] if backlog else []),
+            ],
             stdout=subprocess.PIPE,
             env=env,
             text=True,
@@ -253,8 +266,14 @@ class Figures:
         return statistics.median(self.warm_requests)
 
 
-def measure(kind: str, jobs: int, fake: FakeBackup, endpoint: str, args: argparse.Namespace,
-            progress: Callable[[str], None]) -> Figures:
+def measure(
+    kind: str,
+    jobs: int,
+    fake: FakeBackup,
+    endpoint: str,
+    args: argparse.Namespace,
+    progress: Callable[[str], None],
+) -> Figures:
     figures = Figures(kind, jobs)
     # The naive exporter's concurrent scrapes each list and format everything: at 10,000 jobs
     # that is minutes of CPU and gigabytes, for figures one can work out (pages x scrapes).
@@ -304,15 +323,17 @@ def measure(kind: str, jobs: int, fake: FakeBackup, endpoint: str, args: argpars
         if concurrency:
             time.sleep(args.gap)
             fake.tick(new_jobs=args.new_jobs)
-            figures.concurrent_warm_requests, figures.concurrent_warm_seconds = (
-                concurrent_scrapes(fake, worker.url, args.concurrency, lead=True)
+            figures.concurrent_warm_requests, figures.concurrent_warm_seconds = concurrent_scrapes(
+                fake, worker.url, args.concurrency, lead=True
             )
             figures.peak_rss_concurrent_mb = worker.peak_rss_mb()
     finally:
         worker.stop()
-    progress(f"{kind} {jobs}: cold {cold.seconds:.3f}s/{cold.requests} req, warm median "
-             f"{figures.warm_median:.3f}s/{figures.warm_requests_median:g} req, "
-             f"RSS {figures.peak_rss_mb:.0f} MB")
+    progress(
+        f"{kind} {jobs}: cold {cold.seconds:.3f}s/{cold.requests} req, warm median "
+        f"{figures.warm_median:.3f}s/{figures.warm_requests_median:g} req, "
+        f"RSS {figures.peak_rss_mb:.0f} MB"
+    )
 
     # More cold starts, for a median.
     for _ in range(args.cold_runs - 1):
@@ -358,8 +379,10 @@ def tables(results: list[Figures], args: argparse.Namespace) -> str:
         ours, naive = by[("exporter", size)], by[("naive", size)]
         for f in (ours, naive):
             ops = f.cold_requests_by_operation
-            detail = f" ({ops.get('ListRestoreJobs', 0)} list, " \
-                     f"{ops.get('DescribeRestoreJob', 0)} describe)"
+            detail = (
+                f" ({ops.get('ListRestoreJobs', 0)} list, "
+                f"{ops.get('DescribeRestoreJob', 0)} describe)"
+            )
             warm = f"{f.warm_requests_median:g}"
             if max(f.warm_requests) != min(f.warm_requests):
                 warm += f" ({min(f.warm_requests)}-{max(f.warm_requests)})"
@@ -419,8 +442,10 @@ def checks(results: list[Figures], args: argparse.Namespace) -> tuple[str, list[
     for f in results:
         if f.jobs_exposed < f.jobs:
             problems.append(f"{f.kind} {f.jobs}: only {f.jobs_exposed} jobs exposed")
-        if f.self_counted_requests is not None and \
-                f.self_counted_requests != f.fake_counted_requests:
+        if (
+            f.self_counted_requests is not None
+            and f.self_counted_requests != f.fake_counted_requests
+        ):
             problems.append(
                 f"{f.kind} {f.jobs}: exporter counted {f.self_counted_requests} API requests, "
                 f"the fake {f.fake_counted_requests}"
@@ -443,52 +468,81 @@ def checks(results: list[Figures], args: argparse.Namespace) -> tuple[str, list[
         return f"- [{'x' if ok else ' '}] {text}"
 
     lines = [f"Targets at {size:,} jobs:"]
-    lines.append(line(
-        max(ours.warm_requests) <= 5 and ours.warm_median <= 0.3 * naive.warm_median,
-        f"warm scrape: at most 5 AWS requests (max {max(ours.warm_requests)}, median "
-        f"{ours.warm_requests_median:g}) and at most 0.3x the naive wall time "
-        f"({ours.warm_median:.3f}s vs {naive.warm_median:.3f}s = "
-        f"{_ratio(ours.warm_median, naive.warm_median)})",
-    ))
+    lines.append(
+        line(
+            max(ours.warm_requests) <= 5 and ours.warm_median <= 0.3 * naive.warm_median,
+            f"warm scrape: at most 5 AWS requests (max {max(ours.warm_requests)}, median "
+            f"{ours.warm_requests_median:g}) and at most 0.3x the naive wall time "
+            f"({ours.warm_median:.3f}s vs {naive.warm_median:.3f}s = "
+            f"{_ratio(ours.warm_median, naive.warm_median)})",
+        )
+    )
     describes = ours.cold_requests_by_operation.get("DescribeRestoreJob", 0)
-    lines.append(line(
-        ours.cold_requests <= pages and describes == 0,
-        f"cold start: no more requests than list pages needed ({pages}) and no describe "
-        f"fan-out: {ours.cold_requests} requests, {describes} describe",
-    ))
+    lines.append(
+        line(
+            ours.cold_requests <= pages and describes == 0,
+            f"cold start: no more requests than list pages needed ({pages}) and no describe "
+            f"fan-out: {ours.cold_requests} requests, {describes} describe",
+        )
+    )
     lines.append(line(ours.peak_rss_mb < 150, f"peak RSS under 150 MB: {ours.peak_rss_mb:.0f} MB"))
-    lines.append(line(
-        ours.concurrent_warm_requests <= ours.one_scrape_requests,
-        f"{args.concurrency} concurrent scrapes while a sync is in flight: no more requests "
-        f"than one scrape: {ours.concurrent_warm_requests} vs {ours.one_scrape_requests:g}",
-    ))
+    lines.append(
+        line(
+            ours.concurrent_warm_requests <= ours.one_scrape_requests,
+            f"{args.concurrency} concurrent scrapes while a sync is in flight: no more requests "
+            f"than one scrape: {ours.concurrent_warm_requests} vs {ours.one_scrape_requests:g}",
+        )
+    )
     return "\n".join(lines), problems
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100,1000,10000",
-                        help="comma-separated numbers of jobs (default: %(default)s)")
-    parser.add_argument("--latency", type=float, default=0.05,
-                        help="seconds added to every AWS request (default: %(default)s)")
+    parser.add_argument(
+        "--sizes",
+        default="100,1000,10000",
+        help="comma-separated numbers of jobs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.05,
+        help="seconds added to every AWS request (default: %(default)s)",
+    )
     parser.add_argument("--warm", type=int, default=5, help="warm scrapes (median)")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes (median)")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between scrapes")
     parser.add_argument("--new-jobs", type=int, default=3, help="jobs created between scrapes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cleanup-hours", type=float, default=1.0,
-                        help="hours from a restore test's completion to the clean-up of what "
-                        "it restored (its DeletionStatus); until then the job is not settled "
-                        "(default: %(default)s)")
-    parser.add_argument("--naive-concurrency-max", type=int, default=1000,
-                        help="largest size at which the naive exporter gets the concurrency "
-                        "tests (default: %(default)s)")
-    parser.add_argument("--server-backlog", type=int, default=None,
-                        help="diagnostic: listen backlog of both exporters' HTTP server "
-                        "(default: unchanged, 5 in prometheus-client's server)")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "scale.json",
-                        help="where to write the raw figures (default: %(default)s)")
+    parser.add_argument(
+        "--cleanup-hours",
+        type=float,
+        default=1.0,
+        help="hours from a restore test's completion to the clean-up of what "
+        "it restored (its DeletionStatus); until then the job is not settled "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--naive-concurrency-max",
+        type=int,
+        default=1000,
+        help="largest size at which the naive exporter gets the concurrency "
+        "tests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--server-backlog",
+        type=int,
+        default=None,
+        help="diagnostic: listen backlog of both exporters' HTTP server "
+        "(default: unchanged, 5 in prometheus-client's server)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "bench" / "results" / "scale.json",
+        help="where to write the raw figures (default: %(default)s)",
+    )
     parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -506,7 +560,7 @@ def main() -> None:
 
     fake = FakeBackup(latency=args.latency)
     results: list[Figures] = []
-    with serve(fake) as endpoint:
+    with fake.serving() as endpoint:
         for size in sizes:
             for kind in KINDS:
                 results.append(measure(kind, size, fake, endpoint, args, progress))
@@ -522,8 +576,10 @@ def main() -> None:
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
-        print("Consistency checks passed: every job exposed, both exporters expose the same "
-              "series, the exporter's api_requests_total equals the requests the fake counted.")
+        print(
+            "Consistency checks passed: every job exposed, both exporters expose the same "
+            "series, the exporter's api_requests_total equals the requests the fake counted."
+        )
     print(
         f"\nCommand: `{command.strip()}` ({elapsed:.0f} s; {os.cpu_count()} CPUs, load average "
         f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after; Python "
@@ -531,9 +587,11 @@ def main() -> None:
         f"{version('prometheus-client')})"
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(
-        {"command": command, "results": [asdict(f) for f in results]}, indent=2, default=str
-    ))
+    args.json.write_text(
+        json.dumps(
+            {"command": command, "results": [asdict(f) for f in results]}, indent=2, default=str
+        )
+    )
     if problems:
         sys.exit(1)
 

@@ -3,7 +3,7 @@ descriptors must stay flat.
 
 The exporter runs as users run it (``python -m exporter --config.file ...``, its own process, so
 that its memory and descriptors are its own) against the fake AWS Backup endpoint
-(bench/fake_backup.py, in this process, 127.0.0.1 only). The population turns over the whole
+(exporter/demo/fake_backup, in this process, 127.0.0.1 only). The population turns over the whole
 time: a ticker thread moves jobs along once a second (PENDING to RUNNING, progress, completion,
 restore-test validation and clean-up) and adds new ones, while the exporter's two-minute
 lookback drops finished jobs as they age out, so that the number of jobs held stays about
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/ and bench/
     sys.path.insert(0, str(ROOT))
 
-from bench.fake_backup import FakeBackup, generate_jobs, serve  # noqa: E402
+from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
 
 ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
@@ -257,7 +257,7 @@ def main() -> int:
     samples: list[Sample] = []
     stop = threading.Event()
     started = time.monotonic()
-    with serve(fake) as endpoint, tempfile.TemporaryDirectory(prefix="soak-") as folder:
+    with fake.serving() as endpoint, tempfile.TemporaryDirectory(prefix="soak-") as folder:
         exporter = Exporter(endpoint, Path(folder), args.tls)
         tick = threading.Thread(
             target=ticker, args=(fake, stop, args.tick, args.new_jobs), daemon=True
