@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +24,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ParamValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter.demo.fake_backup import FakeBackup
+from exporter.demo.fake_backup.api import HttpRequest
 from tests.conftest import STORE
 
 ACCOUNT = "123456789012"
@@ -617,3 +621,38 @@ def test_requests_for_no_served_operation_are_refused(backup_server, backup, met
     assert (status, headers["x-amzn-errortype"]) == (400, "InvalidAction")
     assert json.loads(body)["Message"]
     assert backup_server.requests() == 1  # counted all the same
+
+
+SIGNED = {
+    "authorization": "AWS4-HMAC-SHA256 Credential=testing/20260110/us-east-1/backup/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=0",
+    "x-amz-date": "20260110T120000Z",
+}
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+_NAMES = st.sampled_from(
+    ["maxResults", "nextToken", "status", "accountId", "resourceType", "createdAfter",
+     "createdBefore", "completeAfter", "completeBefore", "restoreTestingPlanArn", "parentJobId"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "PUT", "POST", "DELETE"]),
+    path=st.sampled_from(["/restore-jobs", "/restore-jobs/", "/restore-jobs/x", "/x"]) | _TEXT,
+    query=st.lists(st.tuples(_NAMES, _TEXT), max_size=4),
+    body=st.binary(max_size=60)
+    | st.builds(lambda d: json.dumps(d).encode(), st.dictionaries(_TEXT, _TEXT, max_size=3))
+    | st.builds(
+        lambda rp, md: json.dumps({"RecoveryPointArn": rp, "Metadata": md}).encode(),
+        _TEXT | st.integers(),
+        st.dictionaries(_TEXT, _TEXT | st.integers(), max_size=2) | st.lists(_TEXT),
+    ),
+)
+def test_no_request_gets_a_5xx(method, path, query, body):
+    """Whatever arrives, the answer is a success or a 4xx with a JSON body, never a 500."""
+    fake = FakeBackup()
+    target = "/" + path.lstrip("/") + "?" + urllib.parse.urlencode(query)
+    response = fake.respond(HttpRequest.parse(method, target, SIGNED, body))
+    assert response.status < 500, response.body
+    assert response.headers["Content-Type"] == "application/json"
+    assert isinstance(json.loads(response.body), dict)

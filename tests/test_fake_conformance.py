@@ -1,0 +1,498 @@
+"""Every response the fake AWS Backup sends conforms to botocore's service model.
+
+The fake's ``on_response`` hook records every response while real boto3 clients (and raw signed
+requests, for what a client never sends) drive each operation to success and to every error it
+can give: paginated lists, every filter, every job of the demo population and of the
+benchmarks' generator, hostile strings, injected faults. The walker below then checks each one
+against the model on its own terms (it shares no code with the fake): the content type and
+request ID; for a success, the operation's output shape (types, required members, no unknown
+members, enums, patterns, lengths and ranges, timestamps as epoch seconds with millisecond
+precision); for an error, the code in ``x-amzn-ErrorType``, declared by the operation or one of
+AWS's common errors, its status (the model's faults 500, its other errors 400, the common
+errors' from AWS's Common Errors page), a body with the members of the error shape; and that
+botocore's own parser reads each response back as that output or that error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HeadersDict
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from botocore.model import Shape
+from botocore.parsers import create_parser
+
+from exporter.demo.fake_backup import FakeBackup, generate_jobs
+from exporter.demo.scenario import DemoScenario
+from tests.test_fake_api import FULL_JOB, send
+
+SESSION = botocore.session.get_session()
+MODEL = SESSION.get_service_model("backup")
+SHAPES = SESSION.get_component("data_loader").load_service_model("backup", "service-2")["shapes"]
+OPERATIONS = ("StartRestoreJob", "DescribeRestoreJob", "ListRestoreJobs")
+ACCOUNT, REGION = "123456789012", "us-east-1"
+# AWS Backup API reference, "Common Errors": the errors not in the model that the fake may send.
+COMMON_ERRORS = {
+    "AccessDeniedException": 400,
+    "IncompleteSignature": 400,
+    "InternalFailure": 500,
+    "InvalidAction": 400,
+    "InvalidClientTokenId": 403,
+    "MissingAuthenticationToken": 403,
+    "ServiceUnavailable": 503,
+    "ThrottlingException": 400,
+}
+
+
+@dataclass(frozen=True)
+class Seen:
+    operation: str | None
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    target: str
+    injected: bool = False
+
+
+# -- the walker -------------------------------------------------------------------------------
+
+
+def walk(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    """Every way ``value`` (decoded JSON) breaks ``shape``."""
+    kind = shape.type_name
+    checks = {
+        "structure": _structure,
+        "list": _list,
+        "map": _map,
+        "string": _string,
+        "integer": _integer,
+        "long": _integer,
+        "float": _number,
+        "double": _number,
+        "boolean": _boolean,
+        "timestamp": _timestamp,
+        "blob": _blob,
+    }
+    yield from checks[kind](shape, value, path)
+
+
+def _bounds(shape: Shape, measure: float, path: str, what: str) -> Iterator[str]:
+    if "min" in shape.metadata and measure < shape.metadata["min"]:
+        yield f"{path}: {what} {measure} below the model's min {shape.metadata['min']}"
+    if "max" in shape.metadata and measure > shape.metadata["max"]:
+        yield f"{path}: {what} {measure} above the model's max {shape.metadata['max']}"
+
+
+def _structure(shape: Any, value: Any, path: str) -> Iterator[str]:
+    if not isinstance(value, dict):
+        yield f"{path}: a {shape.name} must be a JSON object, not {value!r}"
+        return
+    body_members = {
+        member.serialization.get("name", name): member
+        for name, member in shape.members.items()
+        if not member.serialization.get("location")
+    }
+    for name in shape.required_members:
+        if name not in value:
+            yield f"{path}: required member {name} missing"
+    for key, item in value.items():
+        if key not in body_members:
+            yield f"{path}: {key!r} is not a member of {shape.name}"
+        elif item is None:
+            yield f"{path}.{key}: null (AWS leaves absent members out)"
+        else:
+            yield from walk(body_members[key], item, f"{path}.{key}")
+
+
+def _list(shape: Any, value: Any, path: str) -> Iterator[str]:
+    if not isinstance(value, list):
+        yield f"{path}: must be a JSON array"
+        return
+    yield from _bounds(shape, len(value), path, "length")
+    for index, item in enumerate(value):
+        yield from walk(shape.member, item, f"{path}[{index}]")
+
+
+def _map(shape: Any, value: Any, path: str) -> Iterator[str]:
+    if not isinstance(value, dict):
+        yield f"{path}: must be a JSON object"
+        return
+    for key, item in value.items():
+        yield from walk(shape.key, key, f"{path} key")
+        yield from walk(shape.value, item, f"{path}[{key!r}]")
+
+
+def _string(shape: Any, value: Any, path: str) -> Iterator[str]:
+    if not isinstance(value, str):
+        yield f"{path}: must be a string, not {value!r}"
+        return
+    if shape.enum and value not in shape.enum:
+        yield f"{path}: {value!r} not in the model's enum {shape.enum}"
+    pattern = shape.metadata.get("pattern")
+    if pattern and not re.search(pattern, value):
+        yield f"{path}: {value!r} does not match the model's pattern {pattern}"
+    yield from _bounds(shape, len(value), path, "length")
+
+
+def _integer(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        yield f"{path}: must be an integer, not {value!r}"
+        return
+    yield from _bounds(shape, value, path, "value")
+
+
+def _number(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        yield f"{path}: must be a number, not {value!r}"
+
+
+def _boolean(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    if not isinstance(value, bool):
+        yield f"{path}: must be true or false, not {value!r}"
+
+
+def _timestamp(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    fmt = shape.serialization.get("timestampFormat", "unixTimestamp")
+    if fmt != "unixTimestamp":
+        yield f"{path}: the fake's model has only epoch-second timestamps in bodies, not {fmt}"
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        yield f"{path}: a timestamp must be epoch seconds, not {value!r}"
+    elif round(value, 3) != value:
+        yield f"{path}: {value!r} is finer than AWS's millisecond precision"
+    elif not 0 <= value < datetime(3000, 1, 1, tzinfo=UTC).timestamp():
+        yield f"{path}: {value!r} is no date AWS could have"
+
+
+def _blob(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    try:
+        base64.b64decode(value, validate=True)
+    except (TypeError, ValueError):
+        yield f"{path}: a blob must be base64 text"
+
+
+def _botocore_reads(operation: Any, seen: Seen) -> dict[str, Any]:
+    """The response as botocore's own parser reads it ({"Error": ...} if it cannot)."""
+    parser = create_parser("rest-json")
+    headers = HeadersDict(seen.headers)
+    response = {"status_code": seen.status, "headers": headers, "body": seen.body}
+    try:
+        return parser.parse(response, operation.output_shape)
+    except Exception as error:  # the walker reports it; botocore would raise to the caller
+        return {"Error": {"Code": f"unreadable: {error!r}"}}
+
+
+def problems(seen: Seen) -> list[str]:
+    """Every way one response differs from what AWS would send."""
+    found: list[str] = []
+    if seen.headers.get("content-type") != "application/json":
+        found.append(f"Content-Type {seen.headers.get('content-type')!r}")
+    if not seen.headers.get("x-amzn-requestid"):
+        found.append("no x-amzn-RequestId header")
+    if int(seen.headers.get("content-length", -1)) != len(seen.body):
+        found.append("Content-Length does not match the body")
+    try:
+        document = json.loads(seen.body)
+    except ValueError:
+        return [*found, f"the body is not JSON: {seen.body[:200]!r}"]
+    if seen.operation is not None and seen.operation not in OPERATIONS:  # must be refused
+        if seen.status < 400:
+            found.append(f"answered as {seen.operation}, which the fake does not serve")
+        return found + _error_problems(None, seen, document)
+    operation = MODEL.operation_model(seen.operation) if seen.operation else None
+    success = int(operation.http.get("responseCode", 200)) if operation else None
+    if operation is not None and seen.status == success:
+        found += walk(operation.output_shape, document, operation.output_shape.name)
+        parsed = _botocore_reads(operation, seen)
+        if "Error" in parsed:
+            found.append(f"botocore reads a success as an error: {parsed['Error']}")
+        return found
+    return found + _error_problems(operation, seen, document)
+
+
+def _error_problems(operation: Any, seen: Seen, document: Any) -> list[str]:
+    found: list[str] = []
+    code = seen.headers.get("x-amzn-errortype", "").split(":")[0]
+    declared = {shape.name for shape in operation.error_shapes} if operation else set()
+    if code in declared:
+        traits = SHAPES[code]
+        wanted = traits.get("error", {}).get("httpStatusCode")
+        wanted = wanted or (500 if traits.get("fault") else 400)
+        found += walk(MODEL.shape_for(code), document, code)
+    elif code in COMMON_ERRORS:
+        wanted = COMMON_ERRORS[code]
+        if not isinstance(document, dict) or not isinstance(document.get("Message"), str):
+            found.append(f"{code}: no Message in {document!r}")
+    else:
+        return [*found, f"error {code!r} is neither declared by {seen.operation} nor common"]
+    if seen.status != wanted:
+        found.append(f"{code} sent with status {seen.status}, AWS sends {wanted}")
+    if seen.status >= 500 and not seen.injected:
+        found.append(f"a {seen.status} the test did not inject: {document!r}")
+    if operation is not None:
+        parsed = _botocore_reads(operation, seen)
+        if parsed.get("Error", {}).get("Code") != code:
+            found.append(f"botocore reads {parsed.get('Error')} for {code}")
+    return found
+
+
+# -- the traffic -----------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        self.injecting = False
+
+    def __call__(self, request: Any, response: Any) -> None:
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        headers["content-length"] = str(len(response.body))  # what the server sends with it
+        query = "&".join(f"{name}={values[-1]}" for name, values in request.query.items())
+        target = request.path + (f"?{query}" if query else "")
+        self.seen.append(
+            Seen(
+                response.operation, response.status, headers, response.body, target, self.injecting
+            )
+        )
+
+
+HOSTILE = {
+    "StatusMessage": 'quotes " and \\ backslashes, </script>, \n newlines, \u2028, \U0001f4a5',
+    "ValidationStatusMessage": "\x00\x1f control characters",
+    "DeletionStatusMessage": "x" * 5000,
+}
+
+
+def _client(url: str, region: str = REGION, **config: Any) -> Any:
+    return boto3.client(
+        "backup",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="testing",  # explicitly: module fixtures run before the autouse ones
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, **config),
+    )
+
+
+def _signed(url: str, method: str, target: str, body: bytes = b"", service: str = "backup") -> None:
+    request = AWSRequest(method=method, url=url + target, data=body)
+    SigV4Auth(Credentials("testing", "testing"), service, REGION).add_auth(request)
+    send(request.url, method, dict(request.headers.items()), body)
+
+
+def _fill(fake: FakeBackup) -> None:
+    for region in (REGION, "eu-west-1"):
+        DemoScenario(ACCOUNT, region, store=fake.store).seed()
+    fake.store.load(ACCOUNT, REGION, generate_jobs(150, seed=5))
+    fake.store.put(ACCOUNT, REGION, **FULL_JOB)
+    fake.store.put(ACCOUNT, REGION, RestoreJobId="hostile", Status="FAILED", **HOSTILE)
+
+
+def _successes(url: str, fake: FakeBackup) -> None:
+    client = _client(url)
+    for region in (REGION, "eu-west-1"):
+        pages = _client(url, region).get_paginator("list_restore_jobs")
+        for page in pages.paginate(PaginationConfig={"PageSize": 7}):
+            for job in page["RestoreJobs"]:
+                _client(url, region).describe_restore_job(RestoreJobId=job["RestoreJobId"])
+    client.list_restore_jobs(MaxResults=1000)
+    plan = FULL_JOB["CreatedBy"]["RestoreTestingPlanArn"]
+    for filters in (
+        {"ByAccountId": ACCOUNT, "ByResourceType": "EBS", "ByStatus": "COMPLETED"},
+        {"ByCreatedAfter": datetime(2026, 1, 1, tzinfo=UTC), "ByCreatedBefore": datetime.now(UTC)},
+        {
+            "ByCompleteAfter": datetime(2026, 1, 1, tzinfo=UTC),
+            "ByCompleteBefore": datetime.now(UTC),
+        },
+        {"ByRestoreTestingPlanArn": plan, "ByParentJobId": "grandparent"},
+        {"ByStatus": "ABORTED", "MaxResults": 1},
+    ):
+        client.list_restore_jobs(**filters)
+    client.start_restore_job(RecoveryPointArn="arn:aws:backup:rp", Metadata={"a": "b"})
+    for _ in range(2):
+        client.start_restore_job(
+            RecoveryPointArn="arn:aws:backup:rp",
+            Metadata={},
+            IamRoleArn=f"arn:aws:iam::{ACCOUNT}:role/restore",
+            IdempotencyToken="same",
+            ResourceType="EFS",
+            CopySourceTagsToRestoredResource=True,
+        )
+
+
+def _client_errors(url: str) -> None:
+    unchecked = _client(url, parameter_validation=False)
+    calls = [
+        lambda: unchecked.describe_restore_job(RestoreJobId="no-such-job"),
+        lambda: unchecked.list_restore_jobs(ByStatus="DONE"),
+        lambda: unchecked.list_restore_jobs(MaxResults=0),
+        lambda: unchecked.list_restore_jobs(MaxResults=1001),
+        lambda: unchecked.list_restore_jobs(ByAccountId="12"),
+        lambda: unchecked.list_restore_jobs(NextToken="garbage!"),
+        lambda: unchecked.start_restore_job(RecoveryPointArn="arn:aws:backup:rp"),
+        lambda: unchecked.start_restore_job(Metadata={}, ResourceType="SAP HANA"),
+        lambda: unchecked.start_restore_job(RecoveryPointArn="rp", Metadata={}, ResourceType="+"),
+        lambda: _client(url, signature_version=UNSIGNED).list_restore_jobs(),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError):
+            call()
+    for method, target, body in (
+        ("GET", "/restore-jobs/?maxResults=ten", b""),
+        ("GET", "/restore-jobs/?createdAfter=yesterday", b""),
+        ("GET", "/restore-jobs/?completeBefore=2026-02-30T00:00:00Z", b""),
+        ("PUT", "/restore-jobs", b"not json"),
+        ("PUT", "/restore-jobs", b'{"RecoveryPointArn": ["x"], "Metadata": {}}'),
+        ("GET", "/restore-jobs/x/metadata", b""),
+        ("GET", "/nowhere", b""),
+    ):
+        _signed(url, method, target, body)
+    _signed(url, "GET", "/restore-jobs/", service="s3")
+    send(f"{url}/restore-jobs/", "GET", {"Authorization": "AWS4-HMAC-SHA256 nonsense"})
+
+
+def _injected(url: str, fake: FakeBackup, recorder: Recorder) -> None:
+    recorder.injecting = True
+    client = _client(url)
+    describe = lambda: client.describe_restore_job(RestoreJobId="demo-rds-failed")  # noqa: E731
+    calls = {
+        "ListRestoreJobs": client.list_restore_jobs,
+        "DescribeRestoreJob": describe,
+        "StartRestoreJob": lambda: client.start_restore_job(RecoveryPointArn="rp", Metadata={}),
+    }
+    for name, call in calls.items():
+        codes = [shape.name for shape in MODEL.operation_model(name).error_shapes]
+        common = ["ThrottlingException", "AccessDeniedException", "InternalFailure"]
+        for code in [*codes, *common, "ServiceUnavailable"]:
+            fake.fail_next(1, code, f"injected {code}")
+            with pytest.raises(ClientError):
+                call()
+    recorder.injecting = False
+
+
+@pytest.fixture(scope="module")
+def traffic() -> list[Seen]:
+    recorder = Recorder()
+    accounts = {"testing": ACCOUNT}
+    fake = FakeBackup(on_response=recorder, accounts=lambda key: accounts.get(key, ACCOUNT))
+    _fill(fake)
+    with fake.serving() as url:
+        _successes(url, fake)
+        _client_errors(url)
+        _injected(url, fake, recorder)
+        fake.api.accounts = accounts.get  # now an access key the resolver does not know:
+        with pytest.raises(ClientError):
+            boto3.client(
+                "backup", region_name=REGION, endpoint_url=url, aws_access_key_id="AKIASTRANGER",
+                aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}),
+            ).list_restore_jobs()  # fmt: skip
+    return recorder.seen
+
+
+def test_every_response_the_fake_sends_conforms_to_the_model(traffic):
+    found = {
+        f"{seen.operation} {seen.status} {seen.target}: {problem}"
+        for seen in traffic
+        for problem in problems(seen)
+    }
+    assert not found, "\n".join(sorted(found))
+
+
+def test_the_traffic_covers_every_operation_and_every_error(traffic):
+    for name in OPERATIONS:
+        statuses = {seen.status for seen in traffic if seen.operation == name}
+        assert 200 in statuses, name
+        declared = {shape.name for shape in MODEL.operation_model(name).error_shapes}
+        codes = {seen.headers.get("x-amzn-errortype") for seen in traffic if seen.operation == name}
+        assert declared <= codes, (name, declared - codes)
+    codes = {seen.headers.get("x-amzn-errortype") for seen in traffic}
+    assert set(COMMON_ERRORS) <= codes, set(COMMON_ERRORS) - codes
+    lists = [
+        json.loads(seen.body)
+        for seen in traffic
+        if seen.operation == "ListRestoreJobs" and seen.status == 200
+    ]
+    assert sum("NextToken" in page for page in lists) > 10  # paginated
+    assert max(len(page["RestoreJobs"]) for page in lists) > 150  # a big page too
+    assert any("nextToken=" in s.target and s.status == 200 for s in traffic)
+    assert any(seen.operation is None for seen in traffic)  # requests for no operation at all
+    assert len(traffic) > 200
+
+
+# -- the walker has teeth -------------------------------------------------------------------
+
+
+def _ok(operation: str, body: Any, status: int = 200, **headers: str) -> Seen:
+    raw = json.dumps(body).encode()
+    names = {"content-type": "application/json", "x-amzn-requestid": "r", **headers}
+    return Seen(operation, status, {**names, "content-length": str(len(raw))}, raw, "/")
+
+
+GOOD_JOB = {"RestoreJobId": "a", "AccountId": ACCOUNT, "CreationDate": 1_700_000_000.123}
+
+
+@pytest.mark.parametrize(
+    ("seen", "complaint"),
+    [
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "Status": "DONE"}), "enum"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "AccountId": "12"}), "pattern"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "Colour": "x"}), "not a member"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "IsParent": "yes"}), "true or false"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "BackupSizeInBytes": 1.5}), "integer"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "CreationDate": "2026-01-01"}), "epoch seconds"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "CreationDate": 1.0000001}), "millisecond"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "CreatedBy": {"Plan": "x"}}), "not a member"),
+        (_ok("DescribeRestoreJob", {**GOOD_JOB, "StatusMessage": None}), "null"),
+        (_ok("ListRestoreJobs", {"RestoreJobs": {"a": 1}}), "JSON array"),
+        (_ok("ListRestoreJobs", {"RestoreJobs": [], "NextToken": 7}), "string"),
+        (_ok("ListRestoreJobs", []), "JSON object"),
+        (_ok("ListRestoreJobs", {}, **{"content-type": "text/plain"}), "Content-Type"),
+        (
+            _ok("DescribeRestoreJob", {"Message": "m"}, 404, **{"x-amzn-errortype": "NotThere"}),
+            "neither declared",
+        ),
+        (
+            _ok(
+                "DescribeRestoreJob",
+                {"Message": "m"},
+                404,
+                **{"x-amzn-errortype": "ResourceNotFoundException"},
+            ),
+            "AWS sends 400",
+        ),
+        (
+            _ok(
+                "ListRestoreJobs",
+                {"Message": 5},
+                400,
+                **{"x-amzn-errortype": "InvalidParameterValueException"},
+            ),
+            "must be a string",
+        ),
+        (
+            _ok("ListRestoreJobs", {}, 500, **{"x-amzn-errortype": "ServiceUnavailableException"}),
+            "did not inject",
+        ),
+        (_ok("GetRestoreTestingPlan", {}), "does not serve"),
+    ],
+)
+def test_the_walker_finds_each_kind_of_mismatch(seen, complaint):
+    found = problems(seen)
+    assert any(complaint in problem for problem in found), found
+
+
+def test_the_walker_passes_a_response_aws_could_send():
+    assert problems(_ok("DescribeRestoreJob", {**GOOD_JOB, "Status": "RUNNING"})) == []
