@@ -26,13 +26,12 @@ LABEL org.opencontainers.image.title="aws-backup-restore-exporter" \
       org.opencontainers.image.source="https://github.com/aws-backup-restore-exporter/aws-backup-restore-exporter"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# The wheel is installed WITH the `demo` extra (moto's server) so that `docker run IMAGE --demo`
-# works without an AWS account: "<wheel file>[demo]" takes the project from the wheel and only its
-# dependencies from the index (the build stage writes exactly one wheel, --no-deps). pip,
-# setuptools and wheel are removed afterwards: nothing in the image builds or installs at run
-# time, and no cache is left (--no-cache-dir).
+# The wheel alone (its dependencies from the index; the build stage writes exactly one wheel,
+# --no-deps) is all `docker run IMAGE --demo` needs: the demo's AWS Backup is the package's own
+# fake, no moto. pip, setuptools and wheel are removed afterwards: nothing in the image builds or
+# installs at run time, and no cache is left (--no-cache-dir).
 RUN --mount=type=bind,from=build,source=/dist,target=/dist \
-    pip install --no-cache-dir --disable-pip-version-check "$(echo /dist/*.whl)[demo]" \
+    pip install --no-cache-dir --disable-pip-version-check /dist/*.whl \
     && pip uninstall --yes --no-cache-dir --disable-pip-version-check pip setuptools wheel
 # nobody:nogroup. The exporter writes no files, so nothing in the image is made writable and the
 # root file system can be mounted read-only.
