@@ -3,8 +3,8 @@
 Timestamps in a JSON body are epoch seconds (milliseconds as the fraction) unless the model gives
 a ``timestampFormat``; blobs are base64. Members with a location (headers, the status code) do
 not go in the body. ``Raw`` marks text already encoded for its shape: a handler passes cached
-jobs as ``Raw`` so that a page of 1,000 jobs is joined, not serialised again (serialising through
-a generic model walker costs about as much per job as moto's serializer did: 0.6 ms).
+jobs as ``Raw`` so that a page of 1,000 jobs is joined, not serialised again: walking the model
+costs about 0.14 ms a job (moto's serializer took 0.6 ms), a cached page about 7 ms in all.
 """
 
 from __future__ import annotations
