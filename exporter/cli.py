@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     endpoint = None
     try:
         if args.demo:
-            from exporter.demo.endpoint import DemoEndpoint  # moto only when asked for
+            from exporter.demo.endpoint import DemoEndpoint  # the fake AWS only when asked for
 
             endpoint = DemoEndpoint()
             endpoint.start()

@@ -104,6 +104,6 @@ def setup_logging(level: str, fmt: str = "logfmt") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
-    # botocore and werkzeug (the demo's moto server) are chatty below warning.
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+    # botocore and urllib3 are chatty below warning.
+    for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(_LEVELS[level], logging.WARNING))
