@@ -4,7 +4,6 @@ moto's server for STS and Organizations, fake credentials."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import urllib.request
@@ -133,26 +132,6 @@ def put_job(region: str = "us-east-1", **fields: object) -> str:
 def update_job(job_id: str, region: str = "us-east-1", **fields: object) -> None:
     """Change fields of a stored job (``RestoreJobStore.update``: ``None`` removes a field)."""
     STORE.update(ACCOUNT, region, job_id, **fields)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll a condition (never a fixed sleep); fail the test with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(0.01)
-
-
-def require_tool(name: str) -> str:
-    """Path of a real tool such as promtool; skip locally, fail under CI=true, when missing."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} not installed (Debian package 'prometheus'; scripts/test installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 class Gate:

@@ -6,13 +6,15 @@ parsed back with prometheus-client's own text parser, so a test can only see wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from exporter.exposition import JobTextCache, render_scrape
 from exporter.http import MetricsApp
+from exporter.store import Scrape
 
 
 def metrics_text(app: MetricsApp, query: str = "") -> str:
@@ -32,10 +34,20 @@ class Scraped:
     """An exporter seen from outside: ``samples()`` and ``get_sample_value()`` scrape once each."""
 
     def __init__(self, exporter: object) -> None:
-        self.app = MetricsApp(exporter)  # type: ignore[arg-type]
+        app = MetricsApp(exporter)  # type: ignore[arg-type]
+        self._body: Callable[[], str] = lambda: metrics_text(app)
+
+    @classmethod
+    def of(cls, scrape: Scrape, message_max_length: int = 256) -> Scraped:
+        """One scrape already taken, rendered as /metrics renders it, every read the same."""
+        chunks, _ = render_scrape(scrape, JobTextCache(message_max_length), None)
+        text = b"".join(chunks).decode()
+        seen = cls.__new__(cls)
+        seen._body = lambda: text
+        return seen
 
     def text(self) -> str:
-        return metrics_text(self.app)
+        return self._body()
 
     def families(self) -> list[Metric]:
         """The metric families of one scrape, parsed back (HELP and TYPE included)."""

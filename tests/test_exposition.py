@@ -20,17 +20,23 @@ from exporter.model import RestoreJob
 NOW = 1_700_000_600.0
 
 RUNNING_JOB = {
-    "AccountId": "111122223333", "RestoreJobId": "job-1", "ResourceType": "EBS",
-    "Status": "RUNNING", "PercentDone": "37.50%", "CreationDate": 1_700_000_000.0,
-    "ExpectedCompletionTimeMinutes": 30, "BackupSizeInBytes": 2048,
+    "AccountId": "111122223333",
+    "RestoreJobId": "job-1",
+    "ResourceType": "EBS",
+    "Status": "RUNNING",
+    "PercentDone": "37.50%",
+    "CreationDate": 1_700_000_000.0,
+    "ExpectedCompletionTimeMinutes": 30,
+    "BackupSizeInBytes": 2048,
     "RecoveryPointCreationDate": 1_699_990_000.0,
     "RecoveryPointArn": "arn:aws:ec2:us-east-1::snapshot/snap-1",
-    "IamRoleArn": "arn:aws:iam::111122223333:role/R", "StatusMessage": "copying",
+    "IamRoleArn": "arn:aws:iam::111122223333:role/R",
+    "StatusMessage": "copying",
 }
 
 IDENT = 'account_id="111122223333",region="us-east-1",restore_job_id="job-1",resource_type="EBS"'
 # The whole expected text of one running job, kept as a file so a diff shows what changed.
-EXPECTED_ONE_JOB = (Path(__file__).parent / "fixtures" / "exposition" / "one-running-job.prom")
+EXPECTED_ONE_JOB = Path(__file__).parent / "fixtures" / "exposition" / "one-running-job.prom"
 
 HOSTILE = 'quote " backslash \\ newline \n tab \t unicode ✓ Ω 🚀 end'
 
@@ -66,9 +72,16 @@ def test_one_job_renders_exactly():
 def test_cached_renderer_says_the_same_as_prometheus_client():
     jobs = [
         _job(),
-        _job(RestoreJobId="job-2", Status="COMPLETED", CompletionDate=1_700_000_300.0,
-             CreatedBy={"RestoreTestingPlanArn": "arn:plan"}, ValidationStatus="VALIDATING",
-             DeletionStatus="DELETING", IsParent=True, ValidationStatusMessage=HOSTILE),
+        _job(
+            RestoreJobId="job-2",
+            Status="COMPLETED",
+            CompletionDate=1_700_000_300.0,
+            CreatedBy={"RestoreTestingPlanArn": "arn:plan"},
+            ValidationStatus="VALIDATING",
+            DeletionStatus="DELETING",
+            IsParent=True,
+            ValidationStatusMessage=HOSTILE,
+        ),
         _job(RestoreJobId="job-3", Status="SOMETHING_NEW", PercentDone=None, ResourceType=HOSTILE),
     ]
     registry = CollectorRegistry()
@@ -88,8 +101,11 @@ def test_hostile_strings_survive_the_round_trip():
     job = _job(StatusMessage=HOSTILE, ResourceType=HOSTILE, RestoreJobId='id"with\\odd\nchars')
     body, _ = render(JobTextCache(1000), [job], [], NOW, accept=None)
     samples = _samples(body.decode())
-    message = [labels for (name, labels), _ in samples.items()
-               if name == "aws_backup_restore_job_message_info"]
+    message = [
+        labels
+        for (name, labels), _ in samples.items()
+        if name == "aws_backup_restore_job_message_info"
+    ]
     labels = dict(message[0])
     assert labels["resource_type"] == HOSTILE
     assert labels["restore_job_id"] == 'id"with\\odd\nchars'
@@ -99,17 +115,29 @@ def test_hostile_strings_survive_the_round_trip():
 
 def test_long_messages_are_truncated():
     body, _ = render(JobTextCache(10), [_job(StatusMessage="x" * 500)], [], NOW, accept=None)
-    labels = next(dict(lbl) for (name, lbl) in _samples(body.decode())
-                  if name == "aws_backup_restore_job_message_info")
+    labels = next(
+        dict(lbl)
+        for (name, lbl) in _samples(body.decode())
+        if name == "aws_backup_restore_job_message_info"
+    )
     assert labels["status_message"] == "x" * 9 + "…"
 
 
 def test_unknown_status_is_shown_beside_the_known_ones():
     body, _ = render(JobTextCache(256), [_job(Status="QUEUED")], [], NOW, accept=None)
-    statuses = {dict(lbl)["status"]: value for (name, lbl), value in _samples(body.decode()).items()
-                if name == "aws_backup_restore_job_status"}
-    assert statuses == {"PENDING": 0, "RUNNING": 0, "COMPLETED": 0, "ABORTED": 0, "FAILED": 0,
-                        "QUEUED": 1}
+    statuses = {
+        dict(lbl)["status"]: value
+        for (name, lbl), value in _samples(body.decode()).items()
+        if name == "aws_backup_restore_job_status"
+    }
+    assert statuses == {
+        "PENDING": 0,
+        "RUNNING": 0,
+        "COMPLETED": 0,
+        "ABORTED": 0,
+        "FAILED": 0,
+        "QUEUED": 1,
+    }
 
 
 def test_openmetrics_is_served_when_asked_for_and_parses():
@@ -120,25 +148,45 @@ def test_openmetrics_is_served_when_asked_for_and_parses():
     assert text.endswith("# EOF\n")
     assert text.count("# EOF") == 1
     samples = _samples(text, parse_om)
-    assert samples[("aws_backup_restore_job_progress_ratio",
-                    (("account_id", "111122223333"), ("region", "us-east-1"),
-                     ("resource_type", "EBS"), ("restore_job_id", "job-1")))] == 0.375
+    assert (
+        samples[
+            (
+                "aws_backup_restore_job_progress_ratio",
+                (
+                    ("account_id", "111122223333"),
+                    ("region", "us-east-1"),
+                    ("resource_type", "EBS"),
+                    ("restore_job_id", "job-1"),
+                ),
+            )
+        ]
+        == 0.375
+    )
     assert any(name == "aws_backup_restore_exporter_build_info" for name, _ in samples)
 
 
 def test_finished_jobs_are_rendered_once_running_ones_every_time():
     cache = JobTextCache(256)
-    finished = [_job(RestoreJobId=f"done-{i}", Status="COMPLETED", CompletionDate=1_700_000_100.0)
-                for i in range(50)]
+    finished = [
+        _job(RestoreJobId=f"done-{i}", Status="COMPLETED", CompletionDate=1_700_000_100.0)
+        for i in range(50)
+    ]
     running = _job(RestoreJobId="busy")
     render(cache, [*finished, running], [], NOW, None)
     assert cache.rendered_last == 51
     later, _ = render(cache, [*finished, running], [], NOW + 60, None)
     assert cache.rendered_last == 1  # only the running job, whose duration changed
-    duration = _samples(later.decode())[(
-        "aws_backup_restore_job_duration_seconds",
-        (("account_id", "111122223333"), ("region", "us-east-1"), ("resource_type", "EBS"),
-         ("restore_job_id", "busy")))]
+    duration = _samples(later.decode())[
+        (
+            "aws_backup_restore_job_duration_seconds",
+            (
+                ("account_id", "111122223333"),
+                ("region", "us-east-1"),
+                ("resource_type", "EBS"),
+                ("restore_job_id", "busy"),
+            ),
+        )
+    ]
     assert duration == 660.0
 
 
@@ -155,19 +203,32 @@ def test_a_changed_job_is_rendered_again_and_a_gone_job_leaves():
 
 
 def test_name_filter_selects_families():
-    body, _ = render(JobTextCache(256), [_job()], [build_info()], NOW, None,
-                     names=["aws_backup_restore_job_progress_ratio"])
+    body, _ = render(
+        JobTextCache(256),
+        [_job()],
+        [build_info()],
+        NOW,
+        None,
+        names=["aws_backup_restore_job_progress_ratio"],
+    )
     names = {family.name for family in text_string_to_metric_families(body.decode())}
     assert names == {"aws_backup_restore_job_progress_ratio"}
-    body, _ = render(JobTextCache(256), [_job()], [build_info()], NOW, None,
-                     names=["aws_backup_restore_exporter_build_info"])
+    body, _ = render(
+        JobTextCache(256),
+        [_job()],
+        [build_info()],
+        NOW,
+        None,
+        names=["aws_backup_restore_exporter_build_info"],
+    )
     names = {family.name for family in text_string_to_metric_families(body.decode())}
     assert names == {"aws_backup_restore_exporter_build_info"}
 
 
-@pytest.mark.parametrize(("accept_encoding", "zipped"),
-                         [("gzip", True), ("gzip, deflate, br", True), ("identity", False),
-                          (None, False)])
+@pytest.mark.parametrize(
+    ("accept_encoding", "zipped"),
+    [("gzip", True), ("gzip, deflate, br", True), ("identity", False), (None, False)],
+)
 def test_gzip_only_when_accepted(accept_encoding, zipped):
     chunks = [b"line %d\n" % i for i in range(100_000)]  # many small chunks, as from the cache
     pieces, length, headers = maybe_gzip(chunks, accept_encoding)

@@ -204,24 +204,6 @@ def test_injected_throttling_is_retried_and_every_attempt_counted(fake):
     assert [entry.status for entry in backend.log] == [400, 200]
 
 
-def test_latency_is_added_to_every_request_and_overlaps_between_requests(fake):
-    backend, url = fake
-    backend.latency = 0.2
-    client = _client(url)
-    started = time.monotonic()
-    client.list_restore_jobs(MaxResults=1)
-    assert time.monotonic() - started >= 0.2
-    # Slept in each request's own thread: concurrent requests do not queue behind each other.
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        clients = [_client(url) for _ in range(8)]
-        started = time.monotonic()
-        list(pool.map(lambda c: c.list_restore_jobs(MaxResults=1), clients))
-        assert time.monotonic() - started < 8 * 0.2
-    assert backend.requests("ListRestoreJobs") == 9
-
-
 def test_unsigned_requests_are_refused(fake):
     _, url = fake
     with pytest.raises(ClientError) as caught:

@@ -71,27 +71,13 @@ def two_targets(make_exporter, proxy_url, bad=None, **sections):
     return make_exporter(config)
 
 
-class _Replay:
-    """The exporter as MetricsApp sees it, except that every scrape is the one already taken."""
-
-    def __init__(self, exporter, scrape) -> None:
-        self._exporter = exporter
-        self._scrape = scrape
-
-    def __getattr__(self, name):
-        return getattr(self._exporter, name)
-
-    def scrape(self):
-        return self._scrape
-
-
 class Seen:
     """One scrape, seen both ways: the Scrape (which target holds which job; two targets on one
     account share each job's series) and /metrics as rendered from that very scrape."""
 
     def __init__(self, exporter) -> None:
         self.scrape = exporter.scrape()
-        self.metrics = Scraped(_Replay(exporter, self.scrape))
+        self.metrics = Scraped.of(self.scrape)
 
     def snapshot(self, name):
         return next(s for s in self.scrape.snapshots if s.target.name == name)

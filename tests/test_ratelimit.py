@@ -44,8 +44,12 @@ def test_unused_allowance_does_not_pile_up_beyond_the_burst():
 
 def test_limiter_applies_the_operation_and_the_overall_limit():
     time = VirtualTime()
-    limiter = RequestLimiter({"ListRestoreJobs": 20, "DescribeRestoreJob": 15}, total=25,
-                             clock=time.clock, sleep=time.sleep)
+    limiter = RequestLimiter(
+        {"ListRestoreJobs": 20, "DescribeRestoreJob": 15},
+        total=25,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
     for _ in range(100):
         limiter.acquire("DescribeRestoreJob")
     # a burst of 15, then 15 a second: the describe quota binds, not the overall one

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from tests.conftest import ACCOUNT, Gate, put_job, update_job, wait_until
+from tests.conftest import ACCOUNT, Gate, put_job, update_job
 from tests.scraped import Scraped
+from tests.waiting import wait_until
 
 PLAN = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:weekly-abc"
 
@@ -451,12 +452,21 @@ def test_long_restore_test_cleanups_are_followed_per_plan_not_by_relisting_every
 ):
     other_plan = PLAN.replace("weekly-abc", "daily-xyz")
     for i in range(20):  # ordinary restores that finished hours ago: never to be listed again
-        put_job(Status="COMPLETED", CreationDate=clock.now - 7200 - i,
-                CompletionDate=clock.now - 7000 - i)
+        put_job(
+            Status="COMPLETED",
+            CreationDate=clock.now - 7200 - i,
+            CompletionDate=clock.now - 7000 - i,
+        )
     cleanups = {
-        plan: put_job(Status="COMPLETED", ResourceType="RDS", CreationDate=clock.now - 7300,
-                      CompletionDate=clock.now - 7100, CreatedBy={"RestoreTestingPlanArn": plan},
-                      ValidationStatus="SUCCESSFUL", DeletionStatus="DELETING")
+        plan: put_job(
+            Status="COMPLETED",
+            ResourceType="RDS",
+            CreationDate=clock.now - 7300,
+            CompletionDate=clock.now - 7100,
+            CreatedBy={"RestoreTestingPlanArn": plan},
+            ValidationStatus="SUCCESSFUL",
+            DeletionStatus="DELETING",
+        )
         for plan in (PLAN, other_plan)
     }
     exporter = make_exporter(clock=clock)
@@ -493,8 +503,12 @@ def test_max_attempts_counts_the_first_try(make_exporter, backup):
     proxy.default = THROTTLED
     try:
         exporter = make_exporter(
-            {"targets": [{"name": "main", "region": "us-east-1", "endpoint_url": proxy.url}],
-             "aws": {"max_attempts": 3}, "rate_limit": {"list_concurrency": 1}})
+            {
+                "targets": [{"name": "main", "region": "us-east-1", "endpoint_url": proxy.url}],
+                "aws": {"max_attempts": 3},
+                "rate_limit": {"list_concurrency": 1},
+            }
+        )
         exporter.scrape()
     finally:
         proxy.close()
