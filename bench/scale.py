@@ -47,14 +47,10 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
     sys.path.insert(0, str(ROOT))
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
+from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 
 KINDS = ("exporter", "naive")
 LABELS = {"exporter": "this exporter", "naive": "naive"}
-# What Prometheus 2.x sends.
-ACCEPT = (
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
-    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
-)
 SCRAPE_TIMEOUT = 120.0
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -101,15 +97,7 @@ class Worker:
     """An exporter process started by this script (and only ever stopped by its own pid)."""
 
     def __init__(self, kind: str, endpoint: str, backlog: int | None = None) -> None:
-        env = {**os.environ, **FAKE_ENV, "PYTHONPATH": str(ROOT)}
-        for name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        ):
-            env.pop(name, None)
+        env = offline_environ(os.environ, PYTHONPATH=str(ROOT))
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -159,7 +147,12 @@ class ScrapeResult:
 def fetch(url: str) -> tuple[float, bytes]:
     """One scrape as Prometheus does it; (wall seconds, uncompressed body)."""
     request = urllib.request.Request(
-        url, headers={"Accept": ACCEPT, "Accept-Encoding": "gzip", "User-Agent": "Prometheus/2.42"}
+        url,
+        headers={
+            "Accept": PROMETHEUS_ACCEPT,
+            "Accept-Encoding": "gzip",
+            "User-Agent": "Prometheus/2.42",
+        },
     )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=SCRAPE_TIMEOUT) as response:

@@ -53,11 +53,8 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
     sys.path.insert(0, str(ROOT))
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
+from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 
-ACCEPT = (
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
-    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
-)
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -131,7 +128,7 @@ class Exporter:
         self.authorization: str | None = None
         if tls:
             args += ["--web.config.file", str(self._web_config(folder))]
-        env = {**os.environ, **FAKE_ENV, "PYTHONPATH": str(ROOT)}
+        env = offline_environ(os.environ, PYTHONPATH=str(ROOT))
         self.log = (folder / "exporter.log").open("wb")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
         scheme = "https" if tls else "http"
@@ -165,7 +162,11 @@ class Exporter:
         return web
 
     def open(self, path: str, auth: bool = True, authorization: str | None = None):
-        headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip", "User-Agent": "Prometheus/2.42"}
+        headers = {
+            "Accept": PROMETHEUS_ACCEPT,
+            "Accept-Encoding": "gzip",
+            "User-Agent": "Prometheus/2.42",
+        }
         if authorization or (auth and self.authorization):
             headers["Authorization"] = authorization or self.authorization or ""
         request = urllib.request.Request(self.base + path, headers=headers)

@@ -35,14 +35,19 @@ def _down_reason(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
         yield (state,), value
 
 
-def _counts(
-    field: Callable[[TargetHealth], Mapping[tuple[str, str], int]],
-) -> Callable[[TargetHealth, RenderContext], Iterator[Sample]]:
+def _counter(
+    name: str,
+    help: str,
+    labels: tuple[str, str],
+    read: Callable[[TargetHealth], Mapping[tuple[str, str], int]],
+) -> Family[TargetHealth]:
+    """A counter per target from a mapping of (label, label) -> count."""
+
     def samples(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
-        for key, count in sorted(field(health).items()):
+        for key, count in sorted(read(health).items()):
             yield key, float(count)
 
-    return samples
+    return Family(name, "counter", help, ("target", *labels), samples, BY_NAME)
 
 
 def _lookup_errors(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
@@ -88,21 +93,17 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "Jobs not exposed per job because of metrics.max_jobs_per_target (oldest first).",
         lambda health: float(health.jobs_dropped),
     ),
-    Family(
+    _counter(
         "aws_backup_restore_exporter_api_requests",
-        "counter",
         "HTTP requests sent to AWS Backup (retries included), by operation and outcome.",
-        ("target", "operation", "outcome"),
-        _counts(lambda health: health.api_requests),
-        BY_NAME,
+        ("operation", "outcome"),
+        lambda health: health.api_requests,
     ),
-    Family(
+    _counter(
         "aws_backup_restore_exporter_syncs",
-        "counter",
         "Syncs of a target with AWS, by kind (full, incremental) and result.",
-        ("target", "kind", "result"),
-        _counts(lambda health: health.syncs),
-        BY_NAME,
+        ("kind", "result"),
+        lambda health: health.syncs,
     ),
     Family(
         "aws_backup_restore_exporter_restore_job_lookup_errors",

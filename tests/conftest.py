@@ -3,7 +3,6 @@ moto's server for STS and Organizations, fake credentials."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 from exporter.config import parse_config
 from exporter.demo.fake_backup import DEFAULT_ACCOUNT_ID, FakeBackup, RestoreJobStore
 from exporter.scheduler import Exporter
+from tests.offline_aws import OFFLINE_AWS_ENV, UNSET_AWS_ENV
 
 ACCOUNT = DEFAULT_ACCOUNT_ID  # the fake puts every access key in this account (as moto does)
 STORE = RestoreJobStore()  # the jobs the session's fake AWS Backup serves; put_job writes here
@@ -22,19 +22,9 @@ STORE = RestoreJobStore()  # the jobs the session's fake AWS Backup serves; put_
 @pytest.fixture(autouse=True)
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never reach a real AWS account, nor the instance metadata service, from a test."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
+    for name, value in OFFLINE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET_AWS_ENV:
         monkeypatch.delenv(name, raising=False)
 
 

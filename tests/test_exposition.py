@@ -202,27 +202,13 @@ def test_a_changed_job_is_rendered_again_and_a_gone_job_leaves():
     assert "job-1" not in body.decode()
 
 
-def test_name_filter_selects_families():
-    body, _ = render(
-        JobTextCache(256),
-        [_job()],
-        [build_info()],
-        NOW,
-        None,
-        names=["aws_backup_restore_job_progress_ratio"],
-    )
+@pytest.mark.parametrize(
+    "name", ["aws_backup_restore_job_progress_ratio", "aws_backup_restore_exporter_build_info"]
+)
+def test_name_filter_selects_families(name):
+    body, _ = render(JobTextCache(256), [_job()], [build_info()], NOW, None, names=[name])
     names = {family.name for family in text_string_to_metric_families(body.decode())}
-    assert names == {"aws_backup_restore_job_progress_ratio"}
-    body, _ = render(
-        JobTextCache(256),
-        [_job()],
-        [build_info()],
-        NOW,
-        None,
-        names=["aws_backup_restore_exporter_build_info"],
-    )
-    names = {family.name for family in text_string_to_metric_families(body.decode())}
-    assert names == {"aws_backup_restore_exporter_build_info"}
+    assert names == {name}
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import platform
 from textwrap import dedent
 
 import boto3
-import pytest
 
 from exporter import __version__
 from exporter.config import TargetConfig
@@ -20,6 +19,7 @@ from exporter.contract import ALL_FAMILIES
 from exporter.exposition import JobTextCache, render_scrape
 from exporter.model import RestoreJob
 from exporter.store import Scrape, TargetHealth, TargetSnapshot
+from tests.tables import cases
 
 NOW = 1_700_000_600.0
 PLAN = "arn:aws:backup:us-east-1:111122223333:restore-testing-plan:daily"
@@ -237,7 +237,7 @@ CASES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(("value", "names", "expected"), list(CASES.values()), ids=list(CASES))
+@cases(("value", "names", "expected"), CASES)
 def test_exposition(value, names, expected):
     assert sample_lines(value, names, message_max_length=30) == dedent(expected).lstrip("\n")
 

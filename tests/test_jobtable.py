@@ -6,6 +6,7 @@ import pytest
 
 from exporter.jobtable import JobTable, cap
 from exporter.model import RestoreJob
+from tests.tables import cases
 
 NOW = 1_800_000_000.0
 WINDOW = NOW - 86_400.0
@@ -49,11 +50,7 @@ MERGES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("before", "fetched", "errors", "configured", "statuses", "kept_errors"),
-    list(MERGES.values()),
-    ids=list(MERGES),
-)
+@cases(("before", "fetched", "errors", "configured", "statuses", "kept_errors"), MERGES)
 def test_merged(before, fetched, errors, configured, statuses, kept_errors):
     fetched_by_id = {j.restore_job_id: j for j in fetched}
     after = before.merged(fetched_by_id, errors, configured, WINDOW)

@@ -15,6 +15,7 @@ from exporter.planning import (
     is_full_sync_due,
     plan_queries,
 )
+from tests.tables import cases
 
 NOW = 1_800_000_000.0
 DAY = 86_400.0
@@ -132,11 +133,7 @@ PLANS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("discovery", "state", "jobs", "full", "queries", "followed"),
-    list(PLANS.values()),
-    ids=list(PLANS),
-)
+@cases(("discovery", "state", "jobs", "full", "queries", "followed"), PLANS)
 def test_plan_queries(discovery, state, jobs, full, queries, followed):
     plan = plan_queries(discovery, state, jobs, NOW, full, MARGIN)
     assert [dict(q) for q in plan.queries] == queries
@@ -191,10 +188,6 @@ CANDIDATES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("target", "fetched", "jobs", "errors", "full", "wanted"),
-    list(CANDIDATES.values()),
-    ids=list(CANDIDATES),
-)
+@cases(("target", "fetched", "jobs", "errors", "full", "wanted"), CANDIDATES)
 def test_describe_candidates(target, fetched, jobs, errors, full, wanted):
     assert describe_candidates(target, fetched, jobs, errors, full) == wanted

@@ -33,6 +33,12 @@ def requests(exporter, operation: str | None = None) -> int:
     return exporter.api_requests(operation)
 
 
+def aggregate(registry, status, resource_type="EBS"):
+    """aws_backup_restore_jobs for one status of the account's us-east-1 jobs of a type."""
+    labels = {"account_id": ACCOUNT, "region": "us-east-1", "resource_type": resource_type}
+    return registry.get_sample_value("aws_backup_restore_jobs", {**labels, "status": status})
+
+
 def status_of(registry, job_id, resource_type="EBS"):
     for status in ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED"):
         value = registry.get_sample_value(
@@ -117,30 +123,8 @@ def test_discovered_and_configured_jobs_are_exported_with_their_values(make_expo
         )
         == 1
     )
-    assert (
-        registry.get_sample_value(
-            "aws_backup_restore_jobs",
-            {
-                "account_id": ACCOUNT,
-                "region": "us-east-1",
-                "resource_type": "EBS",
-                "status": "RUNNING",
-            },
-        )
-        == 1
-    )
-    assert (
-        registry.get_sample_value(
-            "aws_backup_restore_jobs",
-            {
-                "account_id": ACCOUNT,
-                "region": "us-east-1",
-                "resource_type": "EBS",
-                "status": "FAILED",
-            },
-        )
-        == 0
-    )
+    assert aggregate(registry, "RUNNING", "EBS") == 1
+    assert aggregate(registry, "FAILED", "EBS") == 0
 
 
 def test_cold_sync_lists_and_describes_only_configured_jobs(make_exporter, clock):
@@ -328,18 +312,7 @@ def test_max_jobs_per_target_keeps_the_newest_and_counts_the_rest(make_exporter,
         )
         == 6
     )
-    assert (
-        registry.get_sample_value(
-            "aws_backup_restore_jobs",
-            {
-                "account_id": ACCOUNT,
-                "region": "us-east-1",
-                "resource_type": "EBS",
-                "status": "COMPLETED",
-            },
-        )
-        == 10
-    )
+    assert aggregate(registry, "COMPLETED", "EBS") == 10
 
 
 def test_aggregate_only_mode_has_no_per_job_series(make_exporter, clock):
