@@ -1,4 +1,5 @@
-"""HTTP: /metrics, /healthz and a landing page, as a WSGI app, plus the threaded server.
+"""HTTP: /metrics, /healthz and a landing page, as a WSGI app, and the server it runs on
+(exporter.server).
 
 /healthz answers without touching AWS, so liveness and readiness probes never depend on AWS
 being reachable (an AWS outage must show in metrics, not restart the pod).
@@ -8,19 +9,16 @@ from __future__ import annotations
 
 import html
 import logging
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
-from prometheus_client.exposition import ThreadingWSGIServer
 
 from exporter import __version__
 from exporter.exposition import JobTextCache, maybe_gzip, render_scrape
 from exporter.scheduler import Exporter
+from exporter.server import HttpServer, Limits, PeerCheck, Site, bind
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +107,6 @@ def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]
     return [body]
 
 
-class _LoggingHandler(WSGIRequestHandler):
-    """Requests are logged at debug level through logging, not printed to stderr."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-
 def parse_listen_address(address: str) -> tuple[str, int]:
     """``host:port``, ``:port`` or ``[v6]:port`` into a bindable (host, port)."""
     host, sep, port_text = address.rpartition(":")
@@ -125,79 +116,23 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-class _Server(ThreadingWSGIServer):
-    """The threaded WSGI server; with ``ssl_context``, TLS.
-
-    Only the accept happens in the serving loop: the TLS handshake runs in the request's own
-    thread, with a timeout, so a client that connects and stays silent (or a port scanner) can
-    never hold up the others. prometheus-client's own TLS wraps the listening socket instead,
-    which shakes hands inside accept().
-    """
-
-    # socketserver's default backlog of 5 drops connections when Prometheus replicas and people
-    # scrape at once; the dropped ones retry a second later and start a sync of their own.
-    request_queue_size = 128
-    ssl_context: ssl.SSLContext | None = None
-    peer_check: Callable[[ssl.SSLSocket], bool] | None = None
-    handshake_timeout = 10.0
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        if self.ssl_context is None:
-            return sock, address
-        try:
-            wrapped = self.ssl_context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
-        except OSError:
-            sock.close()
-            raise
-        return wrapped, address
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if isinstance(request, ssl.SSLSocket):
-            try:
-                request.settimeout(self.handshake_timeout)
-                request.do_handshake()
-                request.settimeout(None)
-            except (OSError, ValueError) as error:  # ssl.SSLError and timeouts are OSErrors
-                log.debug("TLS handshake with %s failed: %s", client_address[0], error)
-                return
-            if self.peer_check is not None and not self.peer_check(request):
-                log.debug("client certificate of %s not allowed", client_address[0])
-                return
-        super().finish_request(request, client_address)
-
-
 def make_http_server(
     app: WsgiApp,
     address: str,
     ssl_context: ssl.SSLContext | None = None,
-    peer_check: Callable[[ssl.SSLSocket], bool] | None = None,
-) -> WSGIServer:
-    """A threaded WSGI server on ``address``; IPv6 when the host is an IPv6 address; TLS with
-    ``ssl_context``, ``peer_check`` then deciding on the client's certificate."""
+    peer_check: PeerCheck | None = None,
+    limits: Limits | None = None,
+) -> HttpServer:
+    """The server on ``address`` (``:9798`` means every IPv4 interface, like Go's net/http; IPv6
+    when the host is an IPv6 address); TLS with ``ssl_context``, ``peer_check`` then deciding on
+    the client's certificate. Binds at once, so a port in use raises OSError here."""
     host, port = parse_listen_address(address)
-    server_class: type[_Server] = _Server
-    if not host:
-        host = "0.0.0.0"  # ":9798" means every IPv4 interface, like Go's net/http
-    if ":" in host:
-
-        class _V6Server(_Server):
-            address_family = socket.AF_INET6
-
-        server_class = _V6Server
-    server = make_server(host, port, app, server_class, handler_class=_LoggingHandler)
-    assert isinstance(server, _Server)
-    server.daemon_threads = True
-    if ssl_context is not None:
-        server.ssl_context = ssl_context
-        server.peer_check = peer_check
-        server.base_environ["HTTPS"] = "on"  # wsgi.url_scheme is https
-    return server
+    return HttpServer(
+        bind(host or "0.0.0.0", port), Site(app, ssl_context, peer_check), limits or Limits()
+    )
 
 
-def serve_in_thread(server: WSGIServer) -> threading.Thread:
+def serve_in_thread(server: HttpServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
     return thread

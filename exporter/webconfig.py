@@ -105,7 +105,7 @@ class WebConfig:
     http2: bool = True  # accepted for compatibility; the server speaks HTTP/1.1 only
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
-    def peer_check(self) -> Callable[[ssl.SSLSocket], bool] | None:
+    def peer_check(self) -> Callable[[Any], bool] | None:
         """A check of the client's certificate after the handshake (client_allowed_sans)."""
         if self.tls is None or not self.tls.client_allowed_sans:
             return None
@@ -369,7 +369,7 @@ class _SanCheck:
         self._names = frozenset(allowed)
         self._addresses = frozenset(_ip(name) for name in allowed) - {None}
 
-    def __call__(self, sock: ssl.SSLSocket) -> bool:
+    def __call__(self, sock: ssl.SSLObject | ssl.SSLSocket) -> bool:
         certificate: Mapping[str, Any] = sock.getpeercert() or {}
         names: tuple[tuple[str, str], ...] = certificate.get("subjectAltName", ())
         for kind, value in names:

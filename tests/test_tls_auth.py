@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from exporter.http import MetricsApp, make_http_server
+from exporter.server import Limits
 from exporter.webauth import BasicAuth, WebSecurityApp, secure_app
 from exporter.webconfig import parse_web_config
 from tests.conftest import put_job
@@ -45,13 +46,12 @@ def serve(make_exporter, certs):
     """Start the exporter's real HTTP server with a web config (as a dict); yield a starter."""
     started = []
 
-    def start(web_config, exporter=None):
+    def start(web_config, exporter=None, limits=None):
         web = parse_web_config(web_config, certs.folder)
         exporter = exporter or make_exporter()
         app = secure_app(MetricsApp(exporter), web)
-        httpd = make_http_server(app, "127.0.0.1:0", web.ssl_context, web.peer_check())
-        # a short poll interval: shutdown() at teardown then takes 50 ms, not 500
-        threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+        httpd = make_http_server(app, "127.0.0.1:0", web.ssl_context, web.peer_check(), limits)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
         started.append(httpd)
         scheme = "https" if web.ssl_context is not None else "http"
         return f"{scheme}://127.0.0.1:{httpd.server_address[1]}", httpd, app
@@ -171,9 +171,8 @@ def test_client_allowed_sans_admits_only_the_listed_names(serve, certs, allowed,
 
 
 def test_a_silent_client_holds_up_no_one_and_is_dropped(serve, certs):
-    """The handshake happens in the request's thread with a timeout, not in the accept loop."""
-    url, httpd, _ = serve({"tls_server_config": TLS})
-    httpd.handshake_timeout = 1.0
+    """The handshake happens in the event loop with the read timeout, holding no thread."""
+    url, httpd, _ = serve({"tls_server_config": TLS}, limits=Limits(read_timeout=1.0))
     silent = socket.create_connection(("127.0.0.1", httpd.server_address[1]), timeout=10)
     try:
         assert get(url + "/healthz", client_context(certs))[0] == 200  # 10 s client timeout
