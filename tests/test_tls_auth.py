@@ -19,7 +19,7 @@ import pytest
 
 from exporter.http import MetricsApp, make_http_server
 from exporter.server import Limits
-from exporter.webauth import BasicAuth, WebSecurityApp, secure_app
+from exporter.webauth import BasicAuth, BcryptBudget, WebSecurityApp, secure_app
 from exporter.webconfig import parse_web_config
 from tests.conftest import put_job
 from tests.network import fetch
@@ -46,10 +46,10 @@ def serve(make_exporter, certs):
     """Start the exporter's real HTTP server with a web config (as a dict); yield a starter."""
     started = []
 
-    def start(web_config, exporter=None, limits=None):
+    def start(web_config, exporter=None, limits=None, budget=None):
         web = parse_web_config(web_config, certs.folder)
         exporter = exporter or make_exporter()
-        app = secure_app(MetricsApp(exporter), web)
+        app = secure_app(MetricsApp(exporter), web, budget)
         httpd = make_http_server(app, "127.0.0.1:0", web.ssl_context, web.peer_check(), limits)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         started.append(httpd)
@@ -264,6 +264,62 @@ def test_an_unknown_user_costs_a_bcrypt_check_of_the_configured_cost():
     assert not auth.verify("mallory", b"alice-password")
     assert auth.bcrypt_checks == 1
     assert auth._dummy.startswith(b"$2b$05$")
+
+
+def test_an_unknown_user_is_checked_at_the_cost_most_users_share_and_costs_nothing_to_set_up(
+    monkeypatch,
+):
+    """A single cost-18 user must not make every unknown name cost 20 s of CPU, and building
+    the dummy hash must not run bcrypt (a cost-31 hash would take days)."""
+    import bcrypt
+
+    def no_hashing(*args):
+        raise AssertionError("bcrypt ran to make the dummy hash")
+
+    monkeypatch.setattr(bcrypt, "hashpw", no_hashing)
+    cost = {4: USERS["alice"], 18: USERS["alice"].replace("$04$", "$18$", 1)}
+    auth = BasicAuth({"alice": cost[4], "bob": cost[4], "carol": cost[18]})
+    assert auth._dummy.startswith(b"$2b$04$")
+    assert BasicAuth({"alice": cost[18], "bob": cost[4]})._dummy.startswith(b"$2b$04$")  # tie
+    assert len(BasicAuth({"alice": cost[4]})._dummy) == 60
+
+
+def test_the_bcrypt_budget_refills_at_its_rate_and_may_be_overdrawn_by_one_check():
+    now = [0.0]
+    budget = BcryptBudget(rate=0.5, burst=1.0, clock=lambda: now[0])
+    assert budget.take()
+    budget.spend(1.5)  # a check dearer than the credit left: credit -0.5
+    assert not budget.take()
+    now[0] = 1.0  # half a second of credit back per second: 0 is still none
+    assert not budget.take()
+    now[0] = 1.2
+    assert budget.take()
+    now[0] = 100.0
+    assert budget.take()  # long idle: the credit saved is capped at the burst (1.0)
+    budget.spend(0.9)
+    assert budget.take()
+    budget.spend(0.2)
+    assert not budget.take()
+    assert budget.throttled == 3
+
+
+def test_a_login_flood_gets_429_without_bcrypt_while_a_remembered_password_gets_in(serve, certs):
+    budget = BcryptBudget(rate=1.0, clock=lambda: 0.0)  # a frozen clock: no credit comes back
+    url, _, app = serve({"tls_server_config": TLS, "basic_auth_users": USERS}, budget=budget)
+    context = client_context(certs)
+    assert get(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
+    budget.spend(1000.0)  # as if the flood had already spent it all
+    checks = app.auth.bcrypt_checks
+    for authorization in [basic("alice", "guess"), basic("mallory", "x"), basic("bob", "y")] * 5:
+        status, headers, _ = get(url + "/metrics", context, authorization)
+        assert status == 429
+        assert headers["Retry-After"] == "1"
+    assert app.auth.bcrypt_checks == checks  # not one bcrypt run for them
+    assert get(url + "/metrics", context, basic("alice", "alice-password"))[0] == 200
+    # the price: a right password not remembered yet waits for the flood to end
+    assert get(url + "/metrics", context, basic("bob", "bob-password"))[0] == 429
+    assert get(url + "/metrics", context)[0] == 401  # no credentials: no bcrypt, plain 401
+    assert get(url + "/healthz", context)[0] == 200
 
 
 def test_a_password_is_checked_on_its_first_72_bytes_like_htpasswd_hashed_it():
