@@ -29,9 +29,17 @@ from tests.tools import require_module, run_tool
 CHART = REPO / "charts" / "aws-backup-restore-exporter"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 EXAMPLES = CHART / "examples"
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "Certificate"}
 NAMESPACE = "monitoring"
 CONFIG_DIR = "/etc/aws-backup-restore-exporter"
+SECRETS_DIR = "/run/secrets/aws-backup-restore-exporter"
+# The web config shapes of ci/: file -> (scheme of probes and scrapes, client certificates).
+WEB_CONFIG_SHAPES = {
+    "web-basic-auth-values.yaml": ("http", False),
+    "web-tls-existing-secret-values.yaml": ("https", False),
+    "web-mtls-cert-manager-values.yaml": ("https", True),
+    "web-existing-secret-values.yaml": ("https", False),
+}
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -128,6 +136,7 @@ def test_ci_values_cover_the_supported_shapes():
         "irsa-values.yaml",
         "multi-target-values.yaml",
         "everything-values.yaml",
+        *WEB_CONFIG_SHAPES,
     }
 
 
@@ -227,13 +236,26 @@ def test_pod_runs_as_the_image_user():
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
 def test_liveness_and_readiness_probe_healthz_on_the_listening_port(values_file):
+    """/healthz over HTTP; HTTPS under TLS (the kubelet does not verify certificates); a TCP
+    connect when client certificates are required (the kubelet has none to send)."""
     exporter = container(render(load_values(values_file)))
     ports = {port["name"]: port["containerPort"] for port in exporter["ports"]}
     default_port = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
     assert ports == {"http": default_port}
     assert f"--web.listen-address=:{default_port}" in exporter["args"]
+    scheme, client_certificates = WEB_CONFIG_SHAPES.get(values_file.name, ("http", False))
     for probe in ("livenessProbe", "readinessProbe"):
-        assert exporter[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+        if client_certificates:
+            assert exporter[probe]["tcpSocket"] == {"port": "http"}
+            assert "httpGet" not in exporter[probe]
+        elif scheme == "https":
+            assert exporter[probe]["httpGet"] == {
+                "path": "/healthz",
+                "port": "http",
+                "scheme": "HTTPS",
+            }
+        else:
+            assert exporter[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert exporter[probe]["timeoutSeconds"] >= 1
 
 
@@ -249,7 +271,9 @@ def test_probe_timings_come_from_values():
 def test_image_tag_defaults_to_app_version_which_is_the_package_version():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
+    # One version (CHANGELOG.md's policy): the chart is released with the exporter.
     assert chart["appVersion"] == __version__
+    assert chart["version"] == __version__
     values = load_values(CHART / "values.yaml")
     image = container(render(minimal()))["image"]
     assert image == f"{values['image']['repository']}:{__version__}"
@@ -378,7 +402,6 @@ def test_schema_accepts_every_key_of_the_full_config_fixture():
 # Bad values, and whether the exporter's own validation rejects the same config. The schema
 # catches them at `helm install` time, before a pod crash-loops on them.
 BAD_VALUES: list[tuple[str, dict[str, Any], bool]] = [
-    ("no-targets", {"config": {"targets": []}}, True),
     ("target-without-region", {"config": {"targets": [{"name": "a"}]}}, True),
     ("region-not-a-string", {"config": {"targets": [{"region": 1}]}}, True),
     ("region-misspelt", {"config": {"targets": [{"region": "us-east"}]}}, True),
@@ -460,11 +483,19 @@ def test_schema_rejects_bad_values(change, config_invalid):
             parse_config(values["config"])
 
 
-def test_default_values_are_rejected_naming_the_missing_targets():
+@pytest.mark.parametrize(
+    "values", [{}, {"config": {"targets": []}}], ids=["no-values", "empty-targets"]
+)
+def test_no_targets_fails_saying_what_to_set(values):
     helm = require_module("helm_python")
-    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError) as error:
-        chart.render({}, name="restores", namespace=NAMESPACE)
-    assert "/config/targets" in str(error.value)
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(values)  # the schema lets it through, to the message below
+        with pytest.raises(helm.HelmRenderError) as error:
+            chart.render(values, name="restores", namespace=NAMESPACE)
+    message = str(error.value)
+    assert "Nothing to export: set config.targets" in message
+    assert "existingConfigMap" in message
+    assert "/config/targets" not in message
 
 
 # ---- Service, ServiceMonitor ---------------------------------------------------------------
@@ -751,6 +782,210 @@ def test_values_file_covers_the_whole_schema():
     schema = json.loads((CHART / "values.schema.json").read_text())
     values = load_values(CHART / "values.yaml")
     assert set(schema["properties"]) - {"global"} == set(values)
+
+
+# ---- web config: TLS, client certificates, basic auth ----------------------------------------
+
+
+def _web_shape(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values = load_values(CHART / "ci" / name)
+    return values, render(values)
+
+
+def _volumes_and_mounts(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    mounts = {mount["name"]: mount for mount in pod["containers"][0]["volumeMounts"]}
+    return volumes, mounts
+
+
+@pytest.mark.parametrize("name", sorted(WEB_CONFIG_SHAPES))
+def test_web_config_is_mounted_read_only_from_a_secret_and_passed_to_the_exporter(name):
+    values, objects = _web_shape(name)
+    args = build_parser().parse_args(container(objects)["args"])
+    volumes, mounts = _volumes_and_mounts(objects)
+    assert mounts["web-config"]["mountPath"] == f"{SECRETS_DIR}/web"
+    assert mounts["web-config"]["readOnly"] is True
+    secret_name = volumes["web-config"]["secret"]["secretName"]
+    web = values["webConfig"]
+    if web.get("existingSecret"):
+        assert secret_name == web["existingSecret"]
+        assert args.web_config_file == f"{SECRETS_DIR}/web/{web['existingSecretKey']}"
+        assert [o for o in objects if o["kind"] == "Secret"] == []
+    else:
+        assert args.web_config_file == f"{SECRETS_DIR}/web/web.yml"
+        assert one(objects, "Secret")["metadata"]["name"] == secret_name
+    certificate = web.get("certificate", {})
+    if certificate:
+        assert mounts["tls"] == {
+            "name": "tls",
+            "mountPath": f"{SECRETS_DIR}/tls",
+            "readOnly": True,
+        }
+        expected = (
+            certificate.get("existingSecret") or one(objects, "Certificate")["spec"]["secretName"]
+        )
+        assert volumes["tls"]["secret"]["secretName"] == expected
+    else:
+        assert "tls" not in mounts
+
+
+def _web_yml(objects: list[dict[str, Any]]) -> str:
+    return one(objects, "Secret")["stringData"]["web.yml"]
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(WEB_CONFIG_SHAPES) if n != "web-existing-secret-values.yaml"]
+)
+def test_rendered_web_config_passes_the_exporter_check(name, tmp_path):
+    """The Secret's web.yml through `--config.check --web.config.file`, with the mounted
+    certificate's paths pointed at test certificates of the same role."""
+    from tests.tls_certs import write_cert_files
+
+    _, objects = _web_shape(name)
+    text = _web_yml(objects)
+    files = write_cert_files(tmp_path / "tls")
+    for mounted, local in [
+        ("tls.crt", "server.crt"),
+        ("tls.key", "server.key"),
+        ("ca.crt", "ca.crt"),
+    ]:
+        text = text.replace(f"{SECRETS_DIR}/tls/{mounted}", str(files.path(local)))
+    assert SECRETS_DIR not in text
+    (tmp_path / "web.yml").write_text(text)
+    (tmp_path / "config.yaml").write_text(config_map(objects)["data"]["config.yaml"])
+    result = run_exporter(
+        "--config.check",
+        "--config.file",
+        str(tmp_path / "config.yaml"),
+        "--web.config.file",
+        str(tmp_path / "web.yml"),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_mounted_certificate_fills_in_the_web_config_paths_unless_set():
+    _, objects = _web_shape("web-tls-existing-secret-values.yaml")
+    tls = yaml.safe_load(_web_yml(objects))["tls_server_config"]
+    assert tls == {
+        "cert_file": f"{SECRETS_DIR}/tls/tls.crt",
+        "key_file": f"{SECRETS_DIR}/tls/tls.key",
+        "min_version": "TLS12",
+    }
+    values = load_values(CHART / "ci" / "web-tls-existing-secret-values.yaml")
+    values["webConfig"]["inline"]["tls_server_config"]["cert_file"] = "/elsewhere/server.crt"
+    tls = yaml.safe_load(_web_yml(render(values)))["tls_server_config"]
+    assert tls["cert_file"] == "/elsewhere/server.crt"
+
+
+@pytest.mark.parametrize("name", sorted(WEB_CONFIG_SHAPES))
+def test_service_monitor_scheme_tls_config_and_basic_auth_match_the_web_config(name):
+    values, objects = _web_shape(name)
+    [endpoint] = one(objects, "ServiceMonitor")["spec"]["endpoints"]
+    scheme, _ = WEB_CONFIG_SHAPES[name]
+    assert endpoint["scheme"] == scheme
+    wanted = values["serviceMonitor"]
+    if scheme == "https":
+        assert endpoint["tlsConfig"] == wanted["tlsConfig"]
+    else:
+        assert "tlsConfig" not in endpoint
+    assert endpoint.get("basicAuth") == wanted.get("basicAuth")
+    inline = values["webConfig"].get("inline", {})
+    if "basic_auth_users" in inline:
+        assert "basicAuth" in endpoint
+
+
+def test_cert_manager_certificate_names_the_service_and_feeds_the_mounted_secret():
+    values, objects = _web_shape("web-mtls-cert-manager-values.yaml")
+    certificate = one(objects, "Certificate")
+    assert certificate["apiVersion"] == "cert-manager.io/v1"
+    spec = certificate["spec"]
+    manager = values["webConfig"]["certificate"]["certManager"]
+    assert spec["issuerRef"] == {**manager["issuerRef"], "group": "cert-manager.io"}
+    service = one(objects, "Service")["metadata"]
+    name, namespace = service["name"], service["namespace"]
+    assert spec["dnsNames"] == [
+        name,
+        f"{name}.{namespace}",
+        f"{name}.{namespace}.svc",
+        f"{name}.{namespace}.svc.cluster.local",
+        *manager["extraDnsNames"],
+    ]
+    assert parse_duration(spec["renewBefore"]) < parse_duration(spec["duration"])
+    volumes, _ = _volumes_and_mounts(objects)
+    assert volumes["tls"]["secret"]["secretName"] == spec["secretName"]
+
+
+def test_cert_manager_without_tls_config_trusts_its_ca_and_checks_the_service_name():
+    values = load_values(CHART / "ci" / "web-mtls-cert-manager-values.yaml")
+    del values["serviceMonitor"]["tlsConfig"]
+    objects = render(values)
+    [endpoint] = one(objects, "ServiceMonitor")["spec"]["endpoints"]
+    service = one(objects, "Service")["metadata"]
+    assert endpoint["tlsConfig"] == {
+        "ca": {
+            "secret": {"name": one(objects, "Certificate")["spec"]["secretName"], "key": "ca.crt"}
+        },
+        "serverName": f"{service['name']}.{service['namespace']}.svc",
+    }
+
+
+def test_inline_web_config_change_rolls_the_pods():
+    def checksum(values: dict[str, Any]) -> str:
+        annotations = one(render(values), "Deployment")["spec"]["template"]["metadata"]
+        return annotations["annotations"]["checksum/web-config"]
+
+    before = load_values(CHART / "ci" / "web-basic-auth-values.yaml")
+    after = copy.deepcopy(before)
+    after["webConfig"]["inline"]["basic_auth_users"]["grafana"] = before["webConfig"]["inline"][
+        "basic_auth_users"
+    ]["prometheus"]
+    assert checksum(before) != checksum(after)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"certificate": {"certManager": {"enabled": True}}},
+            "needs webConfig.certificate.certManager.issuerRef.name",
+        ),
+        (
+            {
+                "certificate": {
+                    "existingSecret": "x",
+                    "certManager": {"enabled": True, "issuerRef": {"name": "ca"}},
+                }
+            },
+            "set existingSecret or certManager.enabled, not both",
+        ),
+    ],
+    ids=["cert-manager-without-issuer", "two-certificate-sources"],
+)
+def test_inconsistent_web_config_fails_saying_why(change, message):
+    helm = require_module("helm_python")
+    values = minimal()
+    values["webConfig"] = {"inline": {"tls_server_config": {}}, **change}
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmRenderError) as error:
+        chart.render(values, name="restores", namespace=NAMESPACE)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "web_config",
+    [
+        {"inline": {"basic_auth_users": {"prometheus": "plain-text-password"}}},
+        {"inline": {"tls_sever_config": {}}},
+        {"existingSecret": "x", "tls": "yes"},
+        {"certificate": {"certManager": {"duration": "90 days"}}},
+    ],
+    ids=["plain-password", "misspelt-key", "tls-not-boolean", "bad-duration"],
+)
+def test_schema_rejects_bad_web_config_values(web_config):
+    helm = require_module("helm_python")
+    values = {**minimal(), "webConfig": web_config}
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema(values)
 
 
 # ---- IAM (docs/iam): what the chart's ServiceAccount is bound to ----------------------------

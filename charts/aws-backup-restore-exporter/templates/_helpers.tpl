@@ -98,3 +98,101 @@ Image reference: repository@digest, or repository:tag with the tag defaulting to
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Fails with a message saying what to set when there is nothing to export: no targets and no
+ConfigMap of the user's own.
+*/}}
+{{- define "aws-backup-restore-exporter.validate" -}}
+{{- if and (not .Values.existingConfigMap) (not .Values.config.targets) }}
+{{- fail "\n\nNothing to export: set config.targets to the AWS accounts and regions to read (e.g. --set 'config.targets[0].region=us-east-1', or -f values with config.targets: [{name: prod-use1, region: us-east-1}]), or existingConfigMap to a ConfigMap holding config.yaml. See examples/ and docs/kubernetes.md." }}
+{{- end }}
+{{- if and .Values.webConfig.certificate.certManager.enabled (not .Values.webConfig.certificate.certManager.issuerRef.name) }}
+{{- fail "\n\nwebConfig.certificate.certManager.enabled needs webConfig.certificate.certManager.issuerRef.name (an Issuer or ClusterIssuer of cert-manager)." }}
+{{- end }}
+{{- if and .Values.webConfig.certificate.existingSecret .Values.webConfig.certificate.certManager.enabled }}
+{{- fail "\n\nwebConfig.certificate: set existingSecret or certManager.enabled, not both." }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the exporter runs with --web.config.file.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.enabled" -}}
+{{- if or .Values.webConfig.existingSecret .Values.webConfig.inline }}true{{ end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the web config file.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.secretName" -}}
+{{- default (printf "%s-web-config" (include "aws-backup-restore-exporter.fullname" . | trunc 52 | trimSuffix "-")) .Values.webConfig.existingSecret }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the server certificate, or "" when the chart mounts none.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.certSecretName" -}}
+{{- if .Values.webConfig.certificate.existingSecret }}
+{{- .Values.webConfig.certificate.existingSecret }}
+{{- else if .Values.webConfig.certificate.certManager.enabled }}
+{{- printf "%s-tls" (include "aws-backup-restore-exporter.fullname" . | trunc 59 | trimSuffix "-") }}
+{{- end }}
+{{- end }}
+
+{{/*
+The inline web config as the chart writes it: with a mounted certificate, tls_server_config gets
+its cert_file and key_file unless it has its own.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.inline" -}}
+{{- $config := deepCopy (.Values.webConfig.inline | default dict) }}
+{{- if include "aws-backup-restore-exporter.webConfig.certSecretName" . }}
+{{- $tls := get $config "tls_server_config" | default dict }}
+{{- $_ := set $config "tls_server_config" (merge $tls (dict "cert_file" "/run/secrets/aws-backup-restore-exporter/tls/tls.crt" "key_file" "/run/secrets/aws-backup-restore-exporter/tls/tls.key")) }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+"true" when the exporter serves HTTPS.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.tls" -}}
+{{- if .Values.webConfig.existingSecret }}
+{{- if .Values.webConfig.tls }}true{{ end }}
+{{- else if .Values.webConfig.inline }}
+{{- if hasKey (include "aws-backup-restore-exporter.webConfig.inline" . | fromYaml) "tls_server_config" }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the exporter requires a client certificate, which the kubelet's probes cannot send.
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.clientCertificateRequired" -}}
+{{- if .Values.webConfig.existingSecret }}
+{{- if .Values.webConfig.clientCertificateRequired }}true{{ end }}
+{{- else if .Values.webConfig.inline }}
+{{- $tls := get (.Values.webConfig.inline | default dict) "tls_server_config" | default dict }}
+{{- if eq (get $tls "client_auth_type" | default "") "RequireAndVerifyClientCert" }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe of /healthz (list $ timings): a TCP connect when client certificates are required (the
+handshake needs one before any path is read), an HTTPS GET under TLS (the kubelet does not
+verify the certificate), an HTTP GET otherwise. /healthz needs no basic auth.
+*/}}
+{{- define "aws-backup-restore-exporter.probe" -}}
+{{- $ctx := index . 0 }}
+{{- if include "aws-backup-restore-exporter.webConfig.clientCertificateRequired" $ctx }}
+tcpSocket:
+  port: http
+{{- else }}
+httpGet:
+  path: /healthz
+  port: http
+  {{- if include "aws-backup-restore-exporter.webConfig.tls" $ctx }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{ toYaml (index . 1) }}
+{{- end }}
