@@ -8,16 +8,20 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
-from exporter.http import MetricsApp, make_http_server, parse_listen_address
+from exporter.http import MetricsApp, make_http_server, parse_listen_address, serve_in_thread
 from exporter.logs import setup_logging
+from exporter.reload import WebReloader, site_for
 from exporter.scheduler import Exporter
-from exporter.webauth import secure_app
+from exporter.server import HttpServer
+from exporter.serverflags import ServerSettings, add_server_flags, read_server_flags
+from exporter.webauth import BcryptBudget
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("exporter")
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration file, print a summary and exit",
     )
     _add_web_flags(parser)
+    add_server_flags(parser)
     _add_log_flags(parser)
     parser.add_argument(
         "--collector.process",
@@ -144,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate_flags(args, parser)
+    args.server = read_server_flags(args, parser)
     setup_logging(args.log_level, args.log_format)
 
     endpoint = None
@@ -196,19 +202,15 @@ def serve(
     config: Config, args: argparse.Namespace, endpoint: Any = None, web: WebConfig | None = None
 ) -> int:
     exporter = Exporter(config)
-    extra = None
-    if args.process_metrics:
-        from prometheus_client import gc_collector, platform_collector, process_collector
-        from prometheus_client.core import CollectorRegistry
-
-        extra = CollectorRegistry()
-        process_collector.ProcessCollector(registry=extra)
-        platform_collector.PlatformCollector(registry=extra)
-        gc_collector.GCCollector(registry=extra)
     web = web or WebConfig()
-    app = secure_app(MetricsApp(exporter, args.telemetry_path, extra), web)
+    settings: ServerSettings = args.server
+    budget = BcryptBudget(settings.bcrypt_budget)
+    metrics_app = MetricsApp(exporter, args.telemetry_path, _process_registry(args))
+    site = site_for(metrics_app, web, budget)
     try:
-        server = make_http_server(app, args.listen_address, web.ssl_context, web.peer_check())
+        server = make_http_server(
+            site.app, args.listen_address, site.ssl_context, site.peer_check, settings.limits
+        )
     except OSError as error:
         log.error("cannot listen on %s: %s", args.listen_address, error.strerror or error)
         return 1
@@ -218,10 +220,65 @@ def serve(
         del frame
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    _log_start(server, config, web, settings)
+    if args.web_config_file and settings.reload_interval > 0:
+
+        def apply(new: WebConfig) -> None:
+            server.site = site_for(metrics_app, new, budget)
+
+        WebReloader(args.web_config_file, web, apply).run(settings.reload_interval, stop)
+    thread = serve_in_thread(server)
+    try:
+        while not stop.wait(1.0):
+            if not thread.is_alive():
+                log.error("the HTTP server stopped unexpectedly")
+                return 1
+        return _shut_down(server, thread)
+    finally:
+        server.server_close()
+        exporter.close()
+        if endpoint is not None:
+            endpoint.stop()
+
+
+def _process_registry(args: argparse.Namespace) -> Any:
+    if not args.process_metrics:
+        return None
+    from prometheus_client import gc_collector, platform_collector, process_collector
+    from prometheus_client.core import CollectorRegistry
+
+    extra = CollectorRegistry()
+    process_collector.ProcessCollector(registry=extra)
+    platform_collector.PlatformCollector(registry=extra)
+    gc_collector.GCCollector(registry=extra)
+    return extra
+
+
+def _shut_down(server: HttpServer, thread: threading.Thread) -> int:
+    """Stop accepting, let requests in flight finish (up to the shutdown timeout), say so."""
+    started = time.monotonic()
+    in_flight = server.in_flight
+    server.shutdown()
+    thread.join(timeout=5)
+    took = time.monotonic() - started
+    if server.cut_off:
+        log.warning(
+            "shut down in %.1fs: %d request(s) still running were cut off at the %gs timeout",
+            took,
+            server.cut_off,
+            server.limits.shutdown_timeout,
+        )
+    else:
+        log.info("shut down in %.1fs, %d request(s) in flight finished", took, in_flight)
+    return 0
+
+
+def _log_start(
+    server: HttpServer, config: Config, web: WebConfig, settings: ServerSettings
+) -> None:
     host, port = server.server_address[:2]
     log.info(
         "aws-backup-restore-exporter %s listening on %s:%s, %d target(s)",
@@ -229,6 +286,14 @@ def serve(
         host,
         port,
         len(config.targets),
+    )
+    limits = settings.limits
+    log.debug(
+        "HTTP limits: read timeout %gs, idle timeout %gs, %d connections, %d requests at once",
+        limits.read_timeout,
+        limits.idle_timeout,
+        limits.max_connections,
+        limits.max_concurrent_requests,
     )
     if web.tls is not None:
         log.info(
@@ -241,14 +306,6 @@ def serve(
         log.info("basic auth on for %d user(s); /healthz stays open", len(web.basic_auth_users))
         if web.tls is None:
             log.warning("basic auth without TLS: passwords cross the network in clear text")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        exporter.close()
-        if endpoint is not None:
-            endpoint.stop()
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -179,4 +179,6 @@ def test_the_command_line_serves_metrics_from_a_config_file(backup, tmp_path):
         _, _, body = fetch(exporter.url + "/metrics")
         assert f'restore_job_id="{job}"'.encode() in body
     assert exporter.stop() == 0  # SIGTERM is a clean shutdown
-    assert '"msg": "received SIGTERM, shutting down"' in exporter.stderr()
+    stderr = exporter.stderr()
+    assert '"msg": "received SIGTERM, shutting down"' in stderr
+    assert '"msg": "shut down in ' in stderr  # and it says when it is done

@@ -144,3 +144,11 @@ def write_cert_files(folder: Path) -> CertFiles:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     return CertFiles(folder, ca, client, untrusted)
+
+
+def renew_server_cert(files: CertFiles, common_name: str) -> None:
+    """A new server certificate and key from the same CA, written over server.crt/.key in place
+    (as cert-manager renews a Secret)."""
+    renewed = issue(files.ca, common_name, server=True, dns=("localhost",), ips=("127.0.0.1",))
+    files.path("server.key").write_bytes(renewed.key_pem())
+    files.path("server.crt").write_bytes(renewed.cert_pem())
