@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 
 import pytest
 
@@ -122,6 +123,49 @@ def put_job(region: str = "us-east-1", **fields: object) -> str:
 def update_job(job_id: str, region: str = "us-east-1", **fields: object) -> None:
     """Change fields of a stored job (``RestoreJobStore.update``: ``None`` removes a field)."""
     STORE.update(ACCOUNT, region, job_id, **fields)
+
+
+def put_plan(region: str = "us-east-1", **fields: object) -> str:
+    """Store a restore testing plan (``RestoreTestingStore.put_plan``: fields of
+    RestoreTestingPlanForGet checked against the model and AWS's rules, AWS's defaults filled
+    in, the ARN minted unless given); returns its ARN."""
+    return STORE.testing.put_plan(ACCOUNT, region, **fields)
+
+
+def put_selection(plan_name: str, region: str = "us-east-1", **fields: object) -> str:
+    """Store a selection of a stored plan (``RestoreTestingStore.put_selection``: fields of
+    RestoreTestingSelectionForGet); returns its name."""
+    return STORE.testing.put_selection(ACCOUNT, region, plan_name, **fields)
+
+
+def set_last_execution(
+    plan_name: str, when: datetime | float | None, region: str = "us-east-1"
+) -> None:
+    """Set a plan's LastExecutionTime (a datetime or epoch seconds; None removes it)."""
+    STORE.testing.set_last_execution(ACCOUNT, region, plan_name, when)
+
+
+def put_plan_job(
+    plan_name: str, selection_name: str | None = None, region: str = "us-east-1", **fields: object
+) -> str:
+    """Store a restore job the plan created (CreatedBy.RestoreTestingPlanArn; with a selection,
+    its resource type, role and first ARN unless given); returns the job's ID."""
+    return STORE.testing.put_plan_job(ACCOUNT, region, plan_name, selection_name, **fields)
+
+
+def record_run(
+    plan_name: str, when: datetime | float, jobs: Iterable[dict] = (), region: str = "us-east-1"
+) -> list[str]:
+    """A run of the plan: LastExecutionTime ``when`` and one job per dict of ``put_plan_job``
+    arguments in ``jobs`` (CreationDate ``when`` unless given); returns the jobs' IDs."""
+    return STORE.testing.record_run(ACCOUNT, region, plan_name, when, jobs)
+
+
+def put_protected_resource(region: str = "us-east-1", **fields: object) -> str:
+    """Store a protected resource (``ProtectedResourceStore.put``: members of
+    DescribeProtectedResourceOutput but the Latest* ones, which DescribeProtectedResource
+    derives from the restore jobs whose SourceResourceArn it is); returns its ARN."""
+    return STORE.protected.put(ACCOUNT, region, **fields)
 
 
 class Gate:

@@ -613,7 +613,8 @@ def test_a_request_signed_for_another_service_is_refused(backup):
         ("GET", "/no-such-path"),
         ("DELETE", "/restore-jobs/one"),  # a path of the model, not with this method
         ("GET", "/restore-jobs/one/metadata"),  # GetRestoreJobMetadata: not implemented here
-        ("GET", "/restore-testing/plans"),
+        ("GET", "/backup-jobs/"),  # ListBackupJobs
+        ("GET", "/restore-testing/plans/p/selections/s/x"),
     ],
 )
 def test_requests_for_no_served_operation_are_refused(backup_server, backup, method, target):
@@ -638,7 +639,21 @@ _NAMES = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(
     method=st.sampled_from(["GET", "PUT", "POST", "DELETE"]),
-    path=st.sampled_from(["/restore-jobs", "/restore-jobs/", "/restore-jobs/x", "/x"]) | _TEXT,
+    path=st.sampled_from(
+        [
+            "/restore-jobs",
+            "/restore-jobs/",
+            "/restore-jobs/x",
+            "/x",
+            "/restore-testing/plans",
+            "/restore-testing/plans/p",
+            "/restore-testing/plans/p/selections",
+            "/restore-testing/plans/p/selections/s",
+            "/resources/",
+            "/resources/arn%3Ax",
+        ]
+    )
+    | _TEXT,
     query=st.lists(st.tuples(_NAMES, _TEXT), max_size=4),
     body=st.binary(max_size=60)
     | st.builds(lambda d: json.dumps(d).encode(), st.dictionaries(_TEXT, _TEXT, max_size=3))

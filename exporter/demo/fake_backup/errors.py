@@ -9,12 +9,15 @@ Errors common to all AWS services are not in the model; their codes and statuses
 API reference's "Common Errors" page (``COMMON_ERRORS``).
 
 On the wire (rest-json): the code in the ``x-amzn-ErrorType`` header, and a JSON body with the
-members of the model's error shape (``Code``, ``Message``, ``Type``, ``Context``), all strings.
+members of the model's error shape (``Code``, ``Message``, ``Type``, ``Context``), all strings;
+an error that names the resource in its shape (AlreadyExistsException's ``Arn`` and
+``CreatorRequestId``) carries those too.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from exporter.demo.fake_backup.model import declared_errors, shape_traits
 
@@ -47,17 +50,26 @@ def error_status(code: str) -> int:
 
 
 class ApiError(Exception):
-    """One error response. ``status`` defaults to the one AWS sends with ``code``."""
+    """One error response. ``status`` defaults to the one AWS sends with ``code``; ``members``
+    are further string members of the error's shape (``Arn``, ``CreatorRequestId``)."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        members: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = error_status(code) if status is None else status
+        self.members = dict(members or {})
 
     def body(self) -> bytes:
         kind = "Service" if self.status >= 500 else "User"
-        return json.dumps({"Code": self.code, "Message": self.message, "Type": kind}).encode()
+        document = {"Code": self.code, "Message": self.message, "Type": kind, **self.members}
+        return json.dumps(document).encode()
 
 
 def input_error(operation: str, kind: str, message: str) -> ApiError:

@@ -1,6 +1,7 @@
 """The fake AWS Backup on 127.0.0.1: the API over HTTP, plus what benchmarks and tests need.
 
-``FakeBackup`` holds one ``RestoreJobStore`` and serves it through ``BackupApi`` from a threaded
+``FakeBackup`` holds one ``RestoreJobStore`` (restore jobs, and beside them restore testing plans
+and selections and protected resources) and serves it through ``BackupApi`` from a threaded
 HTTP/1.1 server (keep-alive, as botocore's connection pool expects). Around each API request:
 a latency (slept in the request's own thread, so concurrent requests overlap as they do against
 AWS), injected errors (``fail_next``), counters per operation and a request log
@@ -28,6 +29,7 @@ from exporter.demo.fake_backup.generator import DEFAULT_REGION, JobChurn
 from exporter.demo.fake_backup.operations import Handler, RestoreJobOperations
 from exporter.demo.fake_backup.sigv4 import DEFAULT_ACCOUNT_ID, AccountResolver, fixed_account
 from exporter.demo.fake_backup.store import RestoreJobStore
+from exporter.demo.fake_backup.testing_operations import RestoreTestingOperations
 
 log = logging.getLogger(__name__)
 ResponseHook = Callable[[HttpRequest, HttpResponse], None]
@@ -102,7 +104,11 @@ class FakeBackup:
     ) -> None:
         self.latency = latency
         self.store = store if store is not None else RestoreJobStore()
-        operations = RestoreJobOperations(self.store).handlers() | dict(handlers or {})
+        operations = (
+            RestoreJobOperations(self.store).handlers()
+            | RestoreTestingOperations(self.store).handlers()
+            | dict(handlers or {})
+        )
         self.api = BackupApi(operations, accounts or fixed_account())
         self.accounting = Accounting(log_size)
         self.on_response = on_response
@@ -180,8 +186,9 @@ class FakeBackup:
     # -- state, for benchmarks and tests ----------------------------------------------------
 
     def reset(self, jobs: Iterable[Mapping[str, Any]] = (), seed: int = 0) -> None:
-        """Forget every job of every account and region, the counters, log and queued failures;
-        then store ``jobs`` (in the default account and region). Each run starts the same."""
+        """Forget every job, restore testing plan and selection and protected resource of every
+        account and region, the counters, log and queued failures; then store ``jobs`` (in the
+        default account and region). Each run starts the same."""
         self.store.clear()
         self.accounting.reset()
         self.churn.reset(seed)

@@ -5,6 +5,12 @@ demo scenario, the benchmarks' job generator and the tests' ``put_job``. A serve
 answering while another thread changes jobs, so every access holds one lock. Fields are checked
 against the model when they are stored (``fields.normalised``): a job that could not come from
 AWS is refused with TypeError or ValueError, before anything changes.
+
+Beside the jobs, and cleared with them, the same store holds the restore testing plans and
+selections (``testing``, a ``testing_store.RestoreTestingStore``) and the protected resources
+(``protected``, a ``protected.ProtectedResourceStore``, whose restore fields are read from these
+jobs) of the same accounts and regions: whatever holds the store (the API, the demo, a test's
+helpers) sees all of them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter.demo.fake_backup.fields import Job, StoredJob, copy_job, normalised, to_datetime
+from exporter.demo.fake_backup.protected import ProtectedResourceStore
 from exporter.demo.fake_backup.query import Predicate, SortKey
+from exporter.demo.fake_backup.testing_store import RestoreTestingStore
 
 Render = Callable[[Job], str]
 _UNREMOVABLE = ("AccountId", "CreationDate", "Status")
@@ -49,6 +57,8 @@ class RestoreJobStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._regions: dict[tuple[str, str], _Region] = {}
+        self.testing = RestoreTestingStore(self)
+        self.protected = ProtectedResourceStore(self)
 
     def _region(self, account_id: str, region: str) -> _Region:
         """Call with the lock held."""
@@ -116,14 +126,17 @@ class RestoreJobStore:
                 table.changed_order()
 
     def clear(self, account_id: str | None = None, region: str | None = None) -> None:
-        """Forget every job (and idempotency token) of one account and region, or of all."""
+        """Forget every job (and idempotency token), restore testing plan, selection and
+        protected resource of one account and region, or of all."""
+        if (account_id is None) != (region is None):
+            raise TypeError("give both account_id and region, or neither")
         with self._lock:
-            if account_id is None and region is None:
-                self._regions.clear()
-                return
             if account_id is None or region is None:
-                raise TypeError("give both account_id and region, or neither")
-            self._regions.pop((account_id, region), None)
+                self._regions.clear()
+            else:
+                self._regions.pop((account_id, region), None)
+        self.testing.clear(account_id, region)
+        self.protected.clear(account_id, region)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -137,6 +150,13 @@ class RestoreJobStore:
         with self._lock:
             stored = self._region(account_id, region).jobs.get(job_id)
             return None if stored is None else copy_job(stored.fields)
+
+    def newest(self, account_id: str, region: str, test: Callable[[Job], bool]) -> Job | None:
+        """A copy of the newest job (by CreationDate) whose fields pass ``test``, or None."""
+        with self._lock:
+            ordered, _ = self._region(account_id, region).ordered()
+            found = next((job for job in ordered if test(job.fields)), None)
+            return None if found is None else copy_job(found.fields)
 
     def rendered(
         self, account_id: str, region: str, job_id: str, shape: str, render: Render
