@@ -136,3 +136,52 @@ def test_yaml_block_validates(where, body, tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
     else:
         pytest.fail(f"{where}: a YAML block of no known kind (keys {sorted(keys)}): check it here")
+
+
+# ---- deploy/alertmanager ---------------------------------------------------------------------
+
+ALERTMANAGER = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+
+
+def test_alertmanager_example_passes_amtool_check_config():
+    result = run_tool("amtool", "check-config", str(ALERTMANAGER))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("severity", "receiver"),
+    [("critical", "pager"), ("warning", "tickets"), ("info", "chat"), ("", "tickets")],
+)
+def test_alertmanager_example_routes_by_severity(severity, receiver):
+    labels = ["alertname=AwsBackupRestoreJobFailed", "account_id=111122223333"]
+    if severity:
+        labels.append(f"severity={severity}")
+    result = run_tool(
+        "amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_alertmanager_example_groups_by_account_and_region_and_every_severity_is_routed():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    assert config["route"]["group_by"] == ["alertname", "account_id", "region"]
+    rules = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    severities = {
+        rule["labels"]["severity"]
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    routed = {
+        matcher.split("=", 1)[1].strip('"')
+        for route in config["route"]["routes"]
+        for matcher in route["matchers"]
+        if matcher.startswith("severity=")
+    }
+    assert severities <= routed
+    [inhibit] = config["inhibit_rules"]
+    assert inhibit["source_matchers"] == ['alertname="AwsBackupRestoreExporterTargetDown"']
+    # The labels compared are on the target-down alert and on every per-job alert.
+    assert set(inhibit["equal"]) <= {"job", "instance", "region"}

@@ -6,17 +6,30 @@ restore fires AwsBackupRestoreJobFailed once its `for: 1m` has passed, the other
 jobs fire their alerts, no alert (not even pending, at any evaluation) names a healthy job, and
 every PromQL expression of the Grafana dashboard runs and returns data.
 
+Behind that Prometheus, a real Alertmanager (Debian's prometheus-alertmanager) with the project's
+example configuration (deploy/alertmanager/alertmanager.yml; only its webhook URLs and group
+timings changed) notifies a webhook receiver in the test: the stable FAILED restore reaches it
+once, with its labels, summary and runbook_url, and a target-down alert posted for eu-west-1
+holds back that region's job alerts (inhibition).
+
 The demo (exporter/demo/scenario.py) seeds the same jobs in us-east-1 and eu-west-1 and moves
 them every 5 s; its IDs come from there. Every wait polls the API with a deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import os
+import shutil
+import threading
+import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
@@ -31,9 +44,9 @@ from exporter.demo.scenario import (
 )
 from tests.dashboard_queries import concrete, dashboard_queries, variable_selectors
 from tests.network import fetch, free_port
-from tests.paths import RULE_FILE
+from tests.paths import REPO, RULE_FILE
 from tests.processes import ExporterProcess, Process
-from tests.tools import require_tool
+from tests.tools import missing_tool, require_tool
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -66,7 +79,46 @@ UNHEALTHY_SEEDED = {
     ("AwsBackupRestoreTestCleanupFailed", "demo-test-aurora-validation-failed"),
 }
 FIRING_TIMEOUT = 150.0  # first sample after ~6 s, then `for: 1m`, on a busy 2-core machine
+ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+ALERTMANAGER_BINARY = "prometheus-alertmanager"  # Debian's name for it
+INHIBITED_REGION = "eu-west-1"  # a target-down alert is posted for it; us-east-1 stays free
 T = TypeVar("T")
+
+
+class Webhook:
+    """A webhook receiver on loopback: every notification Alertmanager POSTs, by path."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def alerts(self, **labels: str) -> list[tuple[str, dict[str, Any]]]:
+        """(receiver path, alert) of every alert notified with these label values."""
+        return [
+            (path, alert)
+            for path, notification in list(self.received)
+            for alert in notification["alerts"]
+            if all(alert["labels"].get(key) == value for key, value in labels.items())
+        ]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass
@@ -74,10 +126,16 @@ class Stack:
     exporter: ExporterProcess
     prometheus: Process
     prometheus_url: str
+    alertmanager: Process | None = None  # None when not installed: its tests skip (fail in CI)
+    alertmanager_url: str = ""
+    webhook: Webhook | None = None
+    posted: list[dict[str, Any]] = field(default_factory=list)  # alerts the test posted itself
 
     def check_alive(self) -> None:
         self.exporter.check_alive()
         self.prometheus.check_alive()
+        if self.alertmanager is not None:
+            self.alertmanager.check_alive()
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path> and return its data; fails on an API error."""
@@ -104,6 +162,72 @@ class Stack:
         return eventually(alive_and_checked, timeout, what, interval=0.5)
 
 
+def _alertmanager_config(webhook: Webhook) -> dict[str, Any]:
+    """The example configuration, its receivers pointed at the webhook (path = receiver name),
+    and timings for a test: groups sent 1 s after their first alert, then not again for 10 min
+    (longer than the test), so each alert's notification is counted once."""
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = f"{webhook.url}/{receiver['name']}"
+    timings = {"group_wait": "1s", "group_interval": "10m", "repeat_interval": "1h"}
+    routes = [config["route"]]
+    while routes:
+        route = routes.pop()
+        route.update({key: value for key, value in timings.items() if key in route})
+        routes.extend(route.get("routes", []))
+    config["route"].update(timings)
+    return config
+
+
+def _start_alertmanager(
+    resources: contextlib.ExitStack, work: Any, exporter: ExporterProcess
+) -> tuple[Process, str, Webhook, list[dict[str, Any]]]:
+    binary = shutil.which(ALERTMANAGER_BINARY)
+    assert binary is not None
+    webhook = Webhook()
+    resources.callback(webhook.close)
+    config_file = work / "alertmanager.yml"
+    config_file.write_text(yaml.safe_dump(_alertmanager_config(webhook)))
+    address = f"127.0.0.1:{free_port()}"
+    url = f"http://{address}"
+    args = [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.path={work / 'alertmanager'}",
+        f"--web.listen-address={address}",
+        "--cluster.listen-address=",  # no gossip: one instance
+        "--log.level=warn",
+    ]
+    alertmanager = resources.enter_context(Process(args, work, name="alertmanager", cwd=work))
+    alertmanager.wait_for_http(f"{url}/-/ready", timeout=60)
+    # The exporter cannot read the eu-west-1 target (as Prometheus would send it after 10 min).
+    now = datetime.datetime.now(datetime.UTC)
+    target_down = {
+        "labels": {
+            "alertname": "AwsBackupRestoreExporterTargetDown",
+            "severity": "warning",
+            "job": SCRAPE_JOB,
+            "instance": f"127.0.0.1:{exporter.port}",
+            "target": f"demo-{INHIBITED_REGION}",
+            "region": INHIBITED_REGION,
+            "reason": "auth",
+        },
+        "annotations": {"summary": "posted by the test"},
+        "startsAt": now.isoformat(),
+        "endsAt": (now + datetime.timedelta(hours=1)).isoformat(),
+    }
+    request = urllib.request.Request(
+        f"{url}/api/v2/alerts",
+        data=json.dumps([target_down]).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return alertmanager, url, webhook, [target_down]
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prometheus_binary = require_tool("prometheus")
@@ -117,8 +241,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
     env.pop("AWS_PROFILE", None)
-    with ExporterProcess("--demo", logs=work, env=env) as exporter:
+    with ExporterProcess("--demo", logs=work, env=env) as exporter, contextlib.ExitStack() as more:
         exporter.wait_for_http(f"{exporter.url}/healthz", timeout=60)
+        alerting: dict[str, Any] = {}
+        alertmanager: tuple[Process, str, Webhook, list[dict[str, Any]]] | None = None
+        if shutil.which(ALERTMANAGER_BINARY):
+            alertmanager = _start_alertmanager(more, work, exporter)
+            alerting = {
+                "alerting": {
+                    "alertmanagers": [
+                        {"static_configs": [{"targets": [alertmanager[1].removeprefix("http://")]}]}
+                    ]
+                }
+            }
         config = {
             "global": {
                 "scrape_interval": "1s",
@@ -132,6 +267,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
                 }
             ],
+            **alerting,
         }
         config_file = work / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
@@ -142,10 +278,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             f"--config.file={config_file}",
             f"--storage.tsdb.path={work / 'data'}",
             f"--web.listen-address={address}",
+            # Firing alerts are sent again every 5 s instead of every minute, so that the
+            # test sees Alertmanager deduplicate them.
+            "--rules.alert.resend-delay=5s",
         ]
         with Process(prometheus_args, work, name="prometheus", cwd=work) as prometheus:
             prometheus.wait_for_http(f"{prometheus_url}/-/ready", timeout=60)
-            yield Stack(exporter, prometheus, prometheus_url)
+            if alertmanager is None:
+                yield Stack(exporter, prometheus, prometheus_url)
+            else:
+                yield Stack(exporter, prometheus, prometheus_url, *alertmanager)
 
 
 # ---- scraping and rules ----------------------------------------------------------------------
@@ -395,3 +537,94 @@ def test_no_alert_ever_names_a_healthy_job_and_no_other_alert_fires(stack):
     assert others <= {("AwsBackupRestoreExporterAbsent", "pending")}, others
     assert not stack.query('ALERTS{alertname="AwsBackupRestoreExporterAbsent"}')
     assert {(m["alertname"], m["restore_job_id"]) for m in per_job} >= UNHEALTHY_SEEDED
+
+
+# ---- Alertmanager: notifications and inhibition ---------------------------------------------
+
+
+def _require_alertmanager(stack: Stack) -> tuple[str, Webhook]:
+    if stack.alertmanager is None or stack.webhook is None:
+        missing_tool(
+            f"{ALERTMANAGER_BINARY} not installed (Debian package prometheus-alertmanager; "
+            "scripts/test installs it)"
+        )
+    return stack.alertmanager_url, stack.webhook
+
+
+def _rule(name: str) -> dict[str, Any]:
+    groups = yaml.safe_load(RULE_FILE.read_text())["groups"]
+    [rule] = [r for group in groups for r in group["rules"] if r.get("alert") == name]
+    return rule
+
+
+def test_alertmanager_notifies_the_demo_failed_restore_once_with_labels_summary_runbook(stack):
+    _, webhook = _require_alertmanager(stack)
+    failed = {"alertname": "AwsBackupRestoreJobFailed", "restore_job_id": STABLE_FAILED_JOB_ID}
+    free_region = next(region for region in DEMO_REGIONS if region != INHIBITED_REGION)
+
+    def notified() -> list[tuple[str, dict[str, Any]]]:
+        found = webhook.alerts(**failed, region=free_region)
+        assert found, "not notified yet"
+        return found
+
+    stack.eventually(notified, FIRING_TIMEOUT + 30, "the failed restore at the webhook")
+    # Prometheus sends the firing alert again every 5 s; Alertmanager must not notify again.
+    resent_by = time.monotonic() + 12
+    while time.monotonic() < resent_by:
+        stack.check_alive()
+        time.sleep(1)
+    [(path, alert)] = webhook.alerts(**failed, region=free_region)
+    assert path == "/pager"  # severity critical
+    notification = next(n for p, n in webhook.received if alert in n["alerts"])
+    assert notification["receiver"] == "pager"
+    assert notification["groupLabels"] == {
+        "alertname": "AwsBackupRestoreJobFailed",
+        "account_id": DEMO_ACCOUNT,
+        "region": free_region,
+    }
+    assert alert["status"] == "firing"
+    labels, annotations = alert["labels"], alert["annotations"]
+    assert labels["severity"] == "critical"
+    assert labels["account_id"] == DEMO_ACCOUNT
+    assert labels["resource_type"] == "RDS"
+    assert "is not authorized to perform" in labels["status_message"]
+    rule = _rule("AwsBackupRestoreJobFailed")
+    assert annotations["summary"] == rule["annotations"]["summary"]
+    assert annotations["runbook_url"] == rule["annotations"]["runbook_url"]
+    assert annotations["runbook_url"].endswith("/docs/runbooks.md#awsbackuprestorejobfailed")
+
+
+def test_a_down_target_inhibits_the_job_alerts_of_its_region_and_is_notified_itself(stack):
+    url, webhook = _require_alertmanager(stack)
+    query = urllib.parse.urlencode(
+        {
+            "filter": [
+                'alertname="AwsBackupRestoreJobFailed"',
+                f'restore_job_id="{STABLE_FAILED_JOB_ID}"',
+            ]
+        },
+        doseq=True,
+    )
+
+    def states() -> dict[str, dict[str, Any]]:
+        alerts = json.loads(fetch(f"{url}/api/v2/alerts?{query}", timeout=10).body)
+        found = {alert["labels"]["region"]: alert["status"] for alert in alerts}
+        assert set(found) == set(DEMO_REGIONS), found
+        return found
+
+    status = stack.eventually(states, FIRING_TIMEOUT + 30, "the failed restore in Alertmanager")
+    assert status[INHIBITED_REGION]["state"] == "suppressed"
+    assert status[INHIBITED_REGION]["inhibitedBy"]
+    free_region = next(region for region in DEMO_REGIONS if region != INHIBITED_REGION)
+    assert status[free_region]["state"] == "active"
+    # No job alert of the down target's region reached any receiver; the target-down alert did.
+    held_back = [
+        (path, alert["labels"])
+        for path, alert in webhook.alerts(region=INHIBITED_REGION)
+        if "restore_job_id" in alert["labels"]
+    ]
+    assert held_back == []
+    down = stack.posted[0]["labels"]
+    [(path, alert)] = webhook.alerts(**down)
+    assert path == "/tickets"  # severity warning
+    assert alert["status"] == "firing"
