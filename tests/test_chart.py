@@ -259,6 +259,20 @@ def test_liveness_and_readiness_probe_healthz_on_the_listening_port(values_file)
         assert exporter[probe]["timeoutSeconds"] >= 1
 
 
+def test_default_resources_request_what_ten_thousand_jobs_measured_and_set_no_limit():
+    """values.yaml's comment gives the figures (bench/scale.py): 120 MB peak RSS at 10,000
+    jobs; no limit, so that a large estate is not OOM-killed by a default."""
+    resources = container(render(minimal()))["resources"]
+    assert set(resources) == {"requests"}
+    memory = resources["requests"]["memory"]
+    assert re.fullmatch(r"\d+Mi", memory)
+    assert int(memory[:-2]) * 2**20 >= 120 * 10**6
+    assert resources["requests"]["cpu"] == "50m"
+    comment = (CHART / "values.yaml").read_text()
+    assert "python bench/scale.py" in comment
+    assert "120 MB at 10,000" in comment
+
+
 def test_probe_timings_come_from_values():
     values = minimal()
     values["livenessProbe"] = {"periodSeconds": 42, "failureThreshold": 7}
