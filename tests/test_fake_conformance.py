@@ -2,15 +2,18 @@
 
 The fake's ``on_response`` hook records every response while real boto3 clients (and raw signed
 requests, for what a client never sends) drive each operation to success and to every error it
-can give: paginated lists, every filter, every job of the demo population and of the
+can give: the restore-job operations, the restore testing plan and selection operations and
+the protected-resource ones (``OPERATIONS``: every one the fake serves), paginated lists, every
+filter, every job, plan, selection and protected resource of the demo population and of the
 benchmarks' generator, hostile strings, injected faults. The walker below then checks each one
 against the model on its own terms (it shares no code with the fake): the content type and
 request ID; for a success, the operation's output shape (types, required members, no unknown
 members, enums, patterns, lengths and ranges, timestamps as epoch seconds with millisecond
-precision); for an error, the code in ``x-amzn-ErrorType``, declared by the operation or one of
-AWS's common errors, its status (the model's faults 500, its other errors 400, the common
-errors' from AWS's Common Errors page), a body with the members of the error shape; and that
-botocore's own parser reads each response back as that output or that error.
+precision), or no body at all for a 204 the model gives; for an error, the code in
+``x-amzn-ErrorType``, declared by the operation or one of AWS's common errors, its status (the
+model's faults 500, its other errors 400, the common errors' from AWS's Common Errors page), a
+body with the members of the error shape; and that botocore's own parser reads each response
+back as that output or that error.
 """
 
 from __future__ import annotations
@@ -43,7 +46,14 @@ from tests.test_fake_api import FULL_JOB, send
 SESSION = botocore.session.get_session()
 MODEL = SESSION.get_service_model("backup")
 SHAPES = SESSION.get_component("data_loader").load_service_model("backup", "service-2")["shapes"]
-OPERATIONS = ("StartRestoreJob", "DescribeRestoreJob", "ListRestoreJobs")
+OPERATIONS = (
+    "StartRestoreJob", "DescribeRestoreJob", "ListRestoreJobs",
+    "CreateRestoreTestingPlan", "GetRestoreTestingPlan", "ListRestoreTestingPlans",
+    "UpdateRestoreTestingPlan", "DeleteRestoreTestingPlan",
+    "CreateRestoreTestingSelection", "GetRestoreTestingSelection", "ListRestoreTestingSelections",
+    "UpdateRestoreTestingSelection", "DeleteRestoreTestingSelection",
+    "DescribeProtectedResource", "ListProtectedResources",
+)  # fmt: skip
 ACCOUNT, REGION = "123456789012", "us-east-1"
 # AWS Backup API reference, "Common Errors": the errors not in the model that the fake may send.
 COMMON_ERRORS = {
@@ -204,6 +214,8 @@ def problems(seen: Seen) -> list[str]:
         found.append("no x-amzn-RequestId header")
     if int(seen.headers.get("content-length", -1)) != len(seen.body):
         found.append("Content-Length does not match the body")
+    if seen.status == 204:  # No Content: the model's empty outputs (the Delete operations)
+        return found + _no_content_problems(seen)
     try:
         document = json.loads(seen.body)
     except ValueError:
@@ -221,6 +233,16 @@ def problems(seen: Seen) -> list[str]:
             found.append(f"botocore reads a success as an error: {parsed['Error']}")
         return found
     return found + _error_problems(operation, seen, document)
+
+
+def _no_content_problems(seen: Seen) -> list[str]:
+    operation = MODEL.operation_model(seen.operation) if seen.operation else None
+    if operation is None or operation.http.get("responseCode") != 204:
+        return [f"204 from {seen.operation}, whose model answers {operation and operation.http}"]
+    found = [f"a 204 with a body: {seen.body[:200]!r}"] if seen.body else []
+    if "Error" in _botocore_reads(operation, seen):
+        found.append("botocore reads a 204 as an error")
+    return found
 
 
 def _error_problems(operation: Any, seen: Seen, document: Any) -> list[str]:
@@ -298,7 +320,26 @@ def _fill(fake: FakeBackup) -> None:
         DemoScenario(ACCOUNT, region, store=fake.store).seed()
     fake.store.load(ACCOUNT, REGION, generate_jobs(150, seed=5))
     fake.store.put(ACCOUNT, REGION, **FULL_JOB)
+    for job in [*generate_jobs(150, seed=5)[:40], FULL_JOB]:  # their restore fields derived
+        fake.store.protected.put(
+            ACCOUNT, REGION, ResourceArn=job["SourceResourceArn"],
+            ResourceType=job["ResourceType"], LastBackupTime=job["RecoveryPointCreationDate"],
+            LastRecoveryPointArn=job["RecoveryPointArn"], LastBackupVaultArn=job["BackupVaultArn"],
+        )  # fmt: skip
     fake.store.put(ACCOUNT, REGION, RestoreJobId="hostile", Status="FAILED", **HOSTILE)
+    fake.store.protected.put(
+        ACCOUNT, REGION, ResourceArn="arn:aws:s3:::hostile", ResourceName=HOSTILE["StatusMessage"]
+    )
+    fake.store.put(ACCOUNT, REGION, SourceResourceArn="arn:aws:s3:::hostile", Status="RUNNING")
+    for n in range(12):
+        arn = fake.store.testing.put_plan(ACCOUNT, REGION, RestoreTestingPlanName=f"seeded_{n}")
+        fake.store.testing.set_last_execution(ACCOUNT, REGION, f"seeded_{n}", 1_767_225_600 + n)
+        fake.store.testing.put_selection(
+            ACCOUNT, REGION, f"seeded_{n}", RestoreTestingSelectionName="all",
+            ProtectedResourceType="EBS", ProtectedResourceArns=["*"],
+            RestoreMetadataOverrides={"hostile": HOSTILE["StatusMessage"]},
+        )  # fmt: skip
+        fake.store.put(ACCOUNT, REGION, CreatedBy={"RestoreTestingPlanArn": arn})
 
 
 def _successes(url: str, fake: FakeBackup) -> None:
@@ -331,6 +372,161 @@ def _successes(url: str, fake: FakeBackup) -> None:
             ResourceType="EFS",
             CopySourceTagsToRestoredResource=True,
         )
+
+
+RECOVERY_POINTS = {
+    "Algorithm": "RANDOM_WITHIN_WINDOW",
+    "IncludeVaults": ["*"],
+    "RecoveryPointTypes": ["SNAPSHOT", "CONTINUOUS"],
+}
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/restore"
+VOLUME = f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0123456789abcdef0"
+
+
+def _plan(name: str, **fields: Any) -> dict[str, Any]:
+    return {"RestoreTestingPlanName": name, "ScheduleExpression": "",
+            "RecoveryPointSelection": RECOVERY_POINTS, **fields}  # fmt: skip
+
+
+def _selection(name: str, **fields: Any) -> dict[str, Any]:
+    return {"RestoreTestingSelectionName": name, "ProtectedResourceType": "EBS",
+            "IamRoleArn": ROLE, "ProtectedResourceArns": [VOLUME], **fields}  # fmt: skip
+
+
+def _testing_successes(url: str) -> None:
+    """Every restore testing and protected-resource operation, paginated where it lists."""
+    client = _client(url)
+    for n in range(3):
+        client.create_restore_testing_plan(
+            RestoreTestingPlan=_plan(f"walked_{n}", StartWindowHours=n + 1),
+            CreatorRequestId=f"walk-{n}", Tags={"n": str(n)},
+        )  # fmt: skip
+    client.create_restore_testing_plan(RestoreTestingPlan=_plan("x"), CreatorRequestId="walk-0")
+    conditions = {"StringEquals": [{"Key": "restore", "Value": "yes"}]}
+    for name, fields in (
+        ("arns", {}),
+        ("tagged", {"ProtectedResourceArns": ["*"], "ProtectedResourceConditions": conditions}),
+        ("full", {"ValidationWindowHours": 3, "RestoreMetadataOverrides": {"a": "b"}}),
+    ):
+        client.create_restore_testing_selection(
+            RestoreTestingPlanName="walked_0", RestoreTestingSelection=_selection(name, **fields),
+            CreatorRequestId=f"sel-{name}",
+        )  # fmt: skip
+    client.update_restore_testing_plan(
+        RestoreTestingPlanName="walked_1",
+        RestoreTestingPlan={
+            "ScheduleExpression": "cron(0 3 ? * 1 *)",
+            "ScheduleExpressionTimezone": "America/New_York",
+            "RecoveryPointSelection": {**RECOVERY_POINTS, "SelectionWindowDays": 7},
+        },
+    )  # fmt: skip
+    client.update_restore_testing_selection(
+        RestoreTestingPlanName="walked_0", RestoreTestingSelectionName="arns",
+        RestoreTestingSelection={"ValidationWindowHours": 168, "IamRoleArn": ROLE},
+    )  # fmt: skip
+    for region in (REGION, "eu-west-1"):
+        regional = _client(url, region)
+        plans = regional.get_paginator("list_restore_testing_plans")
+        for page in plans.paginate(PaginationConfig={"PageSize": 4}):
+            for plan in page["RestoreTestingPlans"]:
+                name = plan["RestoreTestingPlanName"]
+                regional.get_restore_testing_plan(RestoreTestingPlanName=name)
+                selections = regional.get_paginator("list_restore_testing_selections")
+                for listed in selections.paginate(
+                    RestoreTestingPlanName=name, PaginationConfig={"PageSize": 1}
+                ):
+                    for selection in listed["RestoreTestingSelections"]:
+                        regional.get_restore_testing_selection(
+                            RestoreTestingPlanName=name,
+                            RestoreTestingSelectionName=selection["RestoreTestingSelectionName"],
+                        )
+        resources = regional.get_paginator("list_protected_resources")
+        for page in resources.paginate(PaginationConfig={"PageSize": 5}):
+            for resource in page["Results"]:
+                regional.describe_protected_resource(ResourceArn=resource["ResourceArn"])
+    client.list_protected_resources(MaxResults=1000)
+    client.delete_restore_testing_selection(
+        RestoreTestingPlanName="walked_0", RestoreTestingSelectionName="tagged"
+    )
+    client.delete_restore_testing_plan(RestoreTestingPlanName="walked_2")
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _testing_errors(url: str) -> None:
+    """What AWS refuses, one refusal of each kind the restore testing operations can give."""
+    unchecked = _client(url, parameter_validation=False)
+
+    def plan(**fields: Any) -> Any:
+        body = _given(_plan("walked_0") | fields)
+        return lambda: unchecked.create_restore_testing_plan(RestoreTestingPlan=body)
+
+    def selection(plan_name: str = "walked_0", **fields: Any) -> Any:
+        body = _given(_selection("arns") | fields)
+        return lambda: unchecked.create_restore_testing_selection(
+            RestoreTestingPlanName=plan_name, RestoreTestingSelection=body
+        )
+
+    names = {"RestoreTestingPlanName": "walked_0", "RestoreTestingSelectionName": "gone"}
+    calls = [
+        plan(),  # AlreadyExistsException
+        plan(RestoreTestingPlanName="bad-name"),
+        plan(StartWindowHours=169),
+        plan(RecoveryPointSelection={"Algorithm": "LATEST_WITHIN_WINDOW"}),
+        plan(RestoreTestingPlanName=None),
+        plan(StartWindowHours="soon"),
+        lambda: unchecked.create_restore_testing_plan(RestoreTestingPlan=_plan("y"),
+                                                      CreatorRequestId="no spaces"),
+        lambda: unchecked.get_restore_testing_plan(RestoreTestingPlanName="gone"),
+        lambda: unchecked.list_restore_testing_plans(MaxResults=0),
+        lambda: unchecked.list_restore_testing_plans(NextToken="garbage!"),
+        lambda: unchecked.update_restore_testing_plan(
+            RestoreTestingPlanName="gone", RestoreTestingPlan={"StartWindowHours": 2}),
+        lambda: unchecked.update_restore_testing_plan(
+            RestoreTestingPlanName="walked_0", RestoreTestingPlan={"ScheduleExpression": "daily"}),
+        lambda: unchecked.update_restore_testing_plan(RestoreTestingPlanName="walked_0"),
+        lambda: unchecked.delete_restore_testing_plan(RestoreTestingPlanName="walked_0"),
+        lambda: unchecked.delete_restore_testing_plan(RestoreTestingPlanName="gone"),
+        selection(),  # AlreadyExistsException
+        selection("gone"),
+        selection(RestoreTestingSelectionName="other", ProtectedResourceType="Redshift"),
+        selection(RestoreTestingSelectionName="other", ProtectedResourceArns=None),
+        selection(RestoreTestingSelectionName="other",
+                  ProtectedResourceArns=[f"{VOLUME}{n}" for n in range(31)]),
+        selection(IamRoleArn=None),
+        lambda: unchecked.get_restore_testing_selection(**names),
+        lambda: unchecked.list_restore_testing_selections(RestoreTestingPlanName="gone"),
+        lambda: unchecked.list_restore_testing_selections(RestoreTestingPlanName="walked_0",
+                                                          MaxResults=1001),
+        lambda: unchecked.update_restore_testing_selection(
+            **names, RestoreTestingSelection={"ValidationWindowHours": 1}),
+        lambda: unchecked.update_restore_testing_selection(
+            **names | {"RestoreTestingSelectionName": "arns"},
+            RestoreTestingSelection={"ValidationWindowHours": -1}),
+        lambda: unchecked.update_restore_testing_selection(
+            **names | {"RestoreTestingSelectionName": "arns"},
+            RestoreTestingSelection={"ProtectedResourceConditions": {"StringEquals": [
+                {"Key": "k", "Value": "v"}]}}),
+        lambda: unchecked.update_restore_testing_selection(**names),
+        lambda: unchecked.delete_restore_testing_selection(**names),
+        lambda: unchecked.describe_protected_resource(ResourceArn="arn:aws:s3:::nothing"),
+        lambda: unchecked.list_protected_resources(MaxResults=1001),
+        lambda: unchecked.list_protected_resources(NextToken="garbage!"),
+    ]  # fmt: skip
+    for call in calls:
+        with pytest.raises(ClientError):
+            call()
+    for method, target, body in (
+        ("PUT", "/restore-testing/plans", b"not json"),
+        ("PUT", "/restore-testing/plans", b'{"RestoreTestingPlan": []}'),
+        ("PUT", "/restore-testing/plans/walked_0/selections", b"{}"),
+        ("GET", "/restore-testing/plans/walked_0/selections?MaxResults=ten", b""),
+        ("GET", "/resources/?maxResults=ten", b""),
+        ("DELETE", "/resources/x", b""),
+    ):
+        _signed(url, method, target, body)
 
 
 def _client_errors(url: str) -> None:
@@ -368,11 +564,31 @@ def _injected(url: str, fake: FakeBackup, recorder: Recorder) -> None:
     recorder.injecting = True
     client = _client(url)
     describe = lambda: client.describe_restore_job(RestoreJobId="demo-rds-failed")  # noqa: E731
+    plan, selection = {"RestoreTestingPlanName": "p"}, {"RestoreTestingSelectionName": "s"}
     calls = {
         "ListRestoreJobs": client.list_restore_jobs,
         "DescribeRestoreJob": describe,
         "StartRestoreJob": lambda: client.start_restore_job(RecoveryPointArn="rp", Metadata={}),
-    }
+        "CreateRestoreTestingPlan": lambda: client.create_restore_testing_plan(
+            RestoreTestingPlan=_plan("p")),
+        "GetRestoreTestingPlan": lambda: client.get_restore_testing_plan(**plan),
+        "ListRestoreTestingPlans": client.list_restore_testing_plans,
+        "UpdateRestoreTestingPlan": lambda: client.update_restore_testing_plan(
+            **plan, RestoreTestingPlan={}),
+        "DeleteRestoreTestingPlan": lambda: client.delete_restore_testing_plan(**plan),
+        "CreateRestoreTestingSelection": lambda: client.create_restore_testing_selection(
+            **plan, RestoreTestingSelection=_selection("s")),
+        "GetRestoreTestingSelection": lambda: client.get_restore_testing_selection(
+            **plan, **selection),
+        "ListRestoreTestingSelections": lambda: client.list_restore_testing_selections(**plan),
+        "UpdateRestoreTestingSelection": lambda: client.update_restore_testing_selection(
+            **plan, **selection, RestoreTestingSelection={}),
+        "DeleteRestoreTestingSelection": lambda: client.delete_restore_testing_selection(
+            **plan, **selection),
+        "DescribeProtectedResource": lambda: client.describe_protected_resource(ResourceArn="a"),
+        "ListProtectedResources": client.list_protected_resources,
+    }  # fmt: skip
+    assert set(calls) == set(OPERATIONS)
     for name, call in calls.items():
         codes = [shape.name for shape in MODEL.operation_model(name).error_shapes]
         common = ["ThrottlingException", "AccessDeniedException", "InternalFailure"]
@@ -391,7 +607,9 @@ def traffic() -> list[Seen]:
     _fill(fake)
     with fake.serving() as url:
         _successes(url, fake)
+        _testing_successes(url)
         _client_errors(url)
+        _testing_errors(url)
         _injected(url, fake, recorder)
         fake.api.accounts = accounts.get  # now an access key the resolver does not know:
         with pytest.raises(ClientError):
@@ -414,7 +632,8 @@ def test_every_response_the_fake_sends_conforms_to_the_model(traffic):
 def test_the_traffic_covers_every_operation_and_every_error(traffic):
     for name in OPERATIONS:
         statuses = {seen.status for seen in traffic if seen.operation == name}
-        assert 200 in statuses, name
+        success = int(MODEL.operation_model(name).http.get("responseCode", 200))
+        assert success in statuses, name
         declared = {shape.name for shape in MODEL.operation_model(name).error_shapes}
         codes = {seen.headers.get("x-amzn-errortype") for seen in traffic if seen.operation == name}
         assert declared <= codes, (name, declared - codes)
@@ -429,6 +648,14 @@ def test_the_traffic_covers_every_operation_and_every_error(traffic):
     assert max(len(page["RestoreJobs"]) for page in lists) > 150  # a big page too
     assert any("nextToken=" in s.target and s.status == 200 for s in traffic)
     assert any(seen.operation is None for seen in traffic)  # requests for no operation at all
+    for name, key in (
+        ("ListRestoreTestingPlans", "RestoreTestingPlans"),
+        ("ListRestoreTestingSelections", "RestoreTestingSelections"),
+        ("ListProtectedResources", "Results"),
+    ):
+        pages = [json.loads(s.body) for s in traffic if s.operation == name and s.status == 200]
+        assert sum("NextToken" in page for page in pages) >= 2, name  # paginated
+        assert all(page[key] for page in pages if "NextToken" in page), name
     assert len(traffic) > 200
 
 
@@ -486,7 +713,14 @@ GOOD_JOB = {"RestoreJobId": "a", "AccountId": ACCOUNT, "CreationDate": 1_700_000
             _ok("ListRestoreJobs", {}, 500, **{"x-amzn-errortype": "ServiceUnavailableException"}),
             "did not inject",
         ),
-        (_ok("GetRestoreTestingPlan", {}), "does not serve"),
+        (_ok("ListBackupJobs", {}), "does not serve"),
+        (_ok("GetRestoreTestingPlan", {"RestoreTestingPlan": {}}), "required member"),
+        (_ok("DeleteRestoreTestingPlan", {}, 204), "a 204 with a body"),
+        (_ok("DescribeRestoreJob", {}, 204), "whose model answers"),
+        (
+            _ok("ListProtectedResources", {"Results": [{"LatestRestoreJobCreationDate": 1.0}]}),
+            "not a member",
+        ),
     ],
 )
 def test_the_walker_finds_each_kind_of_mismatch(seen, complaint):
