@@ -38,6 +38,8 @@ from exporter.httpwire import (
 
 log = logging.getLogger(__name__)
 
+_ACCEPT_BATCH = 64
+
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 PeerCheck = Callable[[Any], bool]  # the ssl.SSLObject of a finished handshake -> allowed
@@ -115,8 +117,15 @@ class HttpServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         server = await asyncio.start_server(
-            self._on_connect, sock=self.socket, limit=self.limits.max_header_bytes
+            self._on_connect,
+            sock=self.socket,
+            limit=self.limits.max_header_bytes,
+            backlog=_ACCEPT_BATCH,
         )
+        # asyncio listens again with the backlog it accepts per turn of the loop: keep that
+        # small, so a flood of connections is taken in turns with the requests being answered,
+        # and the kernel's queue large, so the flood waits there instead of losing SYNs
+        self.socket.listen(socket.SOMAXCONN)
         self._started.set()
         await self._stop.wait()
         server.close()  # no new connections; the listening socket stays ours to close
@@ -256,8 +265,10 @@ def _local(writer: asyncio.StreamWriter) -> tuple[str, int]:
     return str(local[0]), int(local[1])
 
 
-def bind(host: str, port: int, backlog: int = 128) -> socket.socket:
-    """A listening TCP socket; IPv6 when ``host`` is an IPv6 address."""
+def bind(host: str, port: int, backlog: int = socket.SOMAXCONN) -> socket.socket:
+    """A listening TCP socket; IPv6 when ``host`` is an IPv6 address. The backlog is the
+    system's maximum, as Go's net/http listens: a burst of connections waits there instead of
+    having its SYNs dropped (and retried a second later)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -1,0 +1,140 @@
+"""Slow clients against the exporter: N connections that each send part of a request head and
+then nothing, while /metrics and /healthz are timed every 250 ms.
+
+Prints how many server threads there were at most (against the bound: the loop, the workers and
+the exporter's own), how long each stalled connection stayed open (it must be closed within the
+read timeout, or earlier to make room), the probes' latencies, and the exporter's threads, open
+file descriptors and RSS before, during and after. It asserts nothing about time.
+
+    python bench/slow_clients.py                       # 5,000 connections, --web.read-timeout 10s
+    python bench/slow_clients.py --connections 2000 --read-timeout 5s
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import queue
+import selectors
+import shlex
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hardening import USAGE_HEADER, Exporter, Probe, settle, usage_line
+
+from exporter.durations import parse_duration
+
+
+class Stall:
+    """Opens connections that each send half a request head, and notes when the server closes
+    each one, in a thread of its own that watches them while more are being opened."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.opened: dict[socket.socket, float] = {}
+        self.lifetimes: dict[socket.socket, float] = {}
+        self._new: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        self._done_opening = threading.Event()
+
+    def open(self, count: int) -> float:
+        started = time.monotonic()
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            self.opened[sock] = time.monotonic()
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\nUser-Agent: slow")
+            sock.setblocking(False)
+            self._new.put(sock)
+        self._done_opening.set()
+        return time.monotonic() - started
+
+    def watch(self, give_up: float) -> None:
+        selector = selectors.DefaultSelector()
+        deadline = time.monotonic() + give_up
+        while time.monotonic() < deadline:
+            while not self._new.empty():
+                selector.register(self._new.get(), selectors.EVENT_READ)
+            if self._done_opening.is_set() and len(self.lifetimes) == len(self.opened):
+                break
+            for key, _ in selector.select(timeout=0.05):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    data = sock.recv(4096)
+                except (ConnectionResetError, BlockingIOError):
+                    data = b""
+                if not data:
+                    self.lifetimes[sock] = time.monotonic() - self.opened[sock]
+                    selector.unregister(sock)
+                    sock.close()
+
+    def result(self) -> list[float]:
+        """How long each connection stayed open until the server closed it (inf: still open)."""
+        for sock in self.opened:
+            sock.close()
+        return [self.lifetimes.get(sock, float("inf")) for sock in self.opened]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=5000)
+    parser.add_argument("--read-timeout", default="10s")
+    parser.add_argument("--max-connections", type=int, default=1024)
+    args = parser.parse_args()
+    read_timeout = parse_duration(args.read_timeout)
+    flags = ["--web.read-timeout", args.read_timeout]
+    flags += ["--web.max-connections", str(args.max_connections)]
+    exporter = Exporter(flags, Path("bench/results/slow_clients.log"))
+    exporter.wait_ready()
+    probes = [Probe(exporter.url + path) for path in ("/metrics", "/healthz")]
+    for probe in probes:
+        probe.start()
+    time.sleep(2)  # the probes' first scrapes warm the demo up
+    baseline = exporter.usage()
+    peak = {"threads": 0, "fds": 0}
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.1):
+            now = exporter.usage()
+            peak["threads"] = max(peak["threads"], now.threads)
+            peak["fds"] = max(peak["fds"], now.fds)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stall = Stall(exporter.port)
+    watcher = threading.Thread(target=stall.watch, args=(read_timeout + 120,), daemon=True)
+    watcher.start()
+    opening = stall.open(args.connections)
+    during = exporter.usage()
+    watcher.join()
+    lifetimes = stall.result()
+    sampling.set()
+    sampler.join()
+    for probe in probes:
+        probe.stop()
+    after = settle(exporter, baseline)
+    code = exporter.stop()
+    closed = [t for t in lifetimes if t != float("inf")]
+    print(f"## {args.connections} stalled connections, read timeout {args.read_timeout}\n")
+    print(f"- opened in {opening:.1f} s; closed by the server: {len(closed)} of {len(lifetimes)}")
+    print(f"- longest open: {max(lifetimes):.1f} s (read timeout {read_timeout:g} s);")
+    print(f"  closed before the timeout to make room: {sum(t < read_timeout for t in closed)}")
+    print(f"- server threads at most: {peak['threads']} (before: {baseline.threads});")
+    print(f"  open fds at most: {peak['fds']} (--web.max-connections {args.max_connections})")
+    for probe in probes:
+        print(f"- {probe.url.rsplit('/', 1)[1]} during the attack: {probe.summary()}")
+    print(f"- exporter exit code after SIGTERM: {code}\n")
+    print(USAGE_HEADER)
+    for name, usage in (("before", baseline), ("during", during), ("after", after)):
+        print(usage_line(name, usage))
+    print(f"\n{platform.python_version()}, {platform.machine()}; reproduce with:")
+    print(f"python {shlex.join(sys.argv)}")
+
+
+if __name__ == "__main__":
+    main()
