@@ -201,6 +201,7 @@ def make_limiter(rate_limit: RateLimitConfig) -> RequestLimiter:
         {
             LIST_OPERATION: rate_limit.list_per_second,
             DESCRIBE_OPERATION: rate_limit.describe_per_second,
+            "DescribeProtectedResource": rate_limit.protected_resource_per_second,
         },
         total=rate_limit.total_per_second,
     )

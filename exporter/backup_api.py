@@ -85,3 +85,37 @@ class BackupApi:
         check_parsed(response, DESCRIBE_OPERATION)
         response.pop("ResponseMetadata", None)
         return response
+
+
+class RestoreTestingApi:
+    """The read calls of restore testing and protected resources, on a target's client."""
+
+    def __init__(self, api: BackupApi) -> None:
+        self._api = api
+
+    def _pages(self, operation: str, key: str, **params: Any) -> Iterator[Mapping[str, object]]:
+        paginator = self._api.client.get_paginator(operation)  # type: ignore[call-overload]
+        for page in paginator.paginate(**params):
+            check_parsed(page, operation)
+            yield from page.get(key) or []
+
+    def restore_testing_plans(self) -> list[Mapping[str, object]]:
+        return list(self._pages("list_restore_testing_plans", "RestoreTestingPlans"))
+
+    def restore_testing_selections(self, plan_name: str) -> list[Mapping[str, object]]:
+        return list(
+            self._pages(
+                "list_restore_testing_selections",
+                "RestoreTestingSelections",
+                RestoreTestingPlanName=plan_name,
+            )
+        )
+
+    def protected_resources(self) -> Iterator[Mapping[str, object]]:
+        return self._pages("list_protected_resources", "Results")
+
+    def describe_protected_resource(self, resource_arn: str) -> dict[str, Any]:
+        response = dict(self._api.client.describe_protected_resource(ResourceArn=resource_arn))
+        check_parsed(response, "DescribeProtectedResource")
+        response.pop("ResponseMetadata", None)
+        return response

@@ -47,6 +47,19 @@ class DiscoveryConfig:
 
 
 @dataclass(frozen=True)
+class RestoreTestingConfig:
+    """Restore testing plans, their selections and their last successes (and, opted in, each
+    protected resource's last restore)."""
+
+    enabled: bool = True
+    refresh_interval_seconds: float = 600.0
+    success_lookback_seconds: float = 30 * 86400.0
+    protected_resources: bool = False
+    protected_resources_refresh_interval_seconds: float = 6 * 3600.0
+    max_protected_resources: int = 5000
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     """One AWS account and region to read restore jobs from."""
 
@@ -60,6 +73,7 @@ class TargetConfig:
     sts_endpoint_url: str | None = None
     restore_job_ids: tuple[str, ...] = ()
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    restore_testing: RestoreTestingConfig = field(default_factory=RestoreTestingConfig)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ class RateLimitConfig:
     total_per_second: float = 40.0
     describe_concurrency: int = 4
     list_concurrency: int = 4
+    # DescribeProtectedResource's quota is 10 requests/s per account and region.
+    protected_resource_per_second: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -212,6 +228,34 @@ def _read_discovery(section: _Section) -> DiscoveryConfig:
     return discovery
 
 
+def _read_restore_testing(section: _Section) -> RestoreTestingConfig:
+    defaults = RestoreTestingConfig()
+    config = RestoreTestingConfig(
+        enabled=section.get("enabled", _boolean, defaults.enabled),
+        refresh_interval_seconds=section.get(
+            "refresh_interval", _duration(10, _DAY), defaults.refresh_interval_seconds
+        ),
+        success_lookback_seconds=section.get(
+            "success_lookback", _duration(3600, 365 * _DAY), defaults.success_lookback_seconds
+        ),
+        protected_resources=section.get(
+            "protected_resources", _boolean, defaults.protected_resources
+        ),
+        protected_resources_refresh_interval_seconds=section.get(
+            "protected_resources_refresh_interval",
+            _duration(60, 7 * _DAY),
+            defaults.protected_resources_refresh_interval_seconds,
+        ),
+        max_protected_resources=section.get(
+            "max_protected_resources",
+            _number(1, 1_000_000, integer=True),
+            defaults.max_protected_resources,
+        ),
+    )
+    section.finish()
+    return config
+
+
 def _read_target(section: _Section) -> TargetConfig:
     region = section.require("region", _string(_REGION, "an AWS region such as us-east-1"))
     role_arn = section.get("role_arn", _string(_ROLE_ARN, "an IAM role ARN"), None)
@@ -241,6 +285,7 @@ def _read_target(section: _Section) -> TargetConfig:
             (),
         ),
         discovery=_read_discovery(section.section("discovery")),
+        restore_testing=_read_restore_testing(section.section("restore_testing")),
     )
     if target.external_id is not None and target.role_arn is None:
         raise ConfigError(f"{section.key_path('external_id')}: needs role_arn")
@@ -303,6 +348,9 @@ def _read_rate_limit(limits: _Section) -> RateLimitConfig:
         total_per_second=limits.get("total_per_second", _number(0.1, 1000), 40.0),
         describe_concurrency=limits.get("describe_concurrency", _number(1, 64, integer=True), 4),
         list_concurrency=limits.get("list_concurrency", _number(1, 16, integer=True), 4),
+        protected_resource_per_second=limits.get(
+            "protected_resource_per_second", _number(0.1, 10), 8.0
+        ),
     )
     limits.finish()
     return config

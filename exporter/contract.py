@@ -9,10 +9,20 @@ from __future__ import annotations
 from exporter.families import Family
 from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES
 from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES
+from exporter.restore_testing_families import (
+    PLAN_FAMILIES,
+    PROTECTED_RESOURCE_FAMILY,
+    SELECTION_FAMILIES,
+    SUCCESS_FAMILY,
+)
 
 ALL_FAMILIES: tuple[Family, ...] = (  # type: ignore[type-arg]  # one type per group
     *JOB_FAMILIES,
     AGGREGATE_FAMILY,
+    *PLAN_FAMILIES,
+    *SELECTION_FAMILIES,
+    SUCCESS_FAMILY,
+    PROTECTED_RESOURCE_FAMILY,
     *TARGET_FAMILIES,
     BUILD_INFO_FAMILY,
 )

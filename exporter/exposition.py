@@ -34,6 +34,12 @@ from exporter.job_families import (
     job_groups,
 )
 from exporter.model import RestoreJob
+from exporter.restore_testing_families import (
+    PLAN_FAMILIES,
+    PROTECTED_RESOURCE_FAMILY,
+    SELECTION_FAMILIES,
+    SUCCESS_FAMILY,
+)
 from exporter.store import Scrape
 
 _EOF = b"# EOF\n"
@@ -127,6 +133,10 @@ def scrape_metrics(scrape: Scrape) -> list[Metric]:
     context = RenderContext(scrape.now)
     return [
         AGGREGATE_FAMILY.metric(job_groups(scrape.all_jobs()), context),
+        *metrics(PLAN_FAMILIES, scrape.plans(), context),
+        *metrics(SELECTION_FAMILIES, scrape.selections(), context),
+        SUCCESS_FAMILY.metric(scrape.successes(), context),
+        PROTECTED_RESOURCE_FAMILY.metric(scrape.protected_resources(), context),
         *metrics(TARGET_FAMILIES, scrape.health, context),
         BUILD_INFO_FAMILY.metric([BUILD], context),
     ]

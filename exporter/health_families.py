@@ -50,6 +50,11 @@ def _counter(
     return Family(name, "counter", help, ("target", *labels), samples, BY_NAME)
 
 
+def _source_up(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
+    for source, up in sorted(health.source_up.items()):
+        yield (source,), 1.0 if up else 0.0
+
+
 def _lookup_errors(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
     for job_id, why in sorted(health.lookup_errors.items()):
         yield (job_id, why), 1.0
@@ -77,6 +82,15 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         lambda health, _: present(health.scrape_seconds),
         BY_NAME,
     ),
+    Family(
+        "aws_backup_restore_exporter_source_up",
+        "gauge",
+        "1 if the last run of one of the target's sources (restore_jobs, restore_testing, "
+        "protected_resources) succeeded, 0 if it failed; a source that never ran is absent.",
+        ("target", "source"),
+        _source_up,
+        BY_NAME,
+    ),
     _per_target(
         "aws_backup_restore_exporter_target_data_age_seconds",
         "Age of the target's data: time since its last successful sync ended. Grows when AWS is "
@@ -101,7 +115,8 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
     ),
     _counter(
         "aws_backup_restore_exporter_syncs",
-        "Syncs of a target with AWS, by kind (full, incremental) and result.",
+        "Syncs of a target's sources with AWS, by kind (full, incremental, restore_testing, "
+        "protected_resources) and result.",
         ("kind", "result"),
         lambda health: health.syncs,
     ),

@@ -46,7 +46,7 @@ def parse_percent_done(value: Any) -> float | None:
     return number / 100.0
 
 
-def _timestamp(value: Any) -> float | None:
+def timestamp(value: Any) -> float | None:
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -54,7 +54,7 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     try:
@@ -66,7 +66,7 @@ def _text(value: Any) -> str:
     return value
 
 
-def _non_negative(value: Any) -> float | None:
+def non_negative(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     number = float(value)
@@ -116,33 +116,33 @@ class RestoreJob:
         plan_arn = (
             created_by.get("RestoreTestingPlanArn") if isinstance(created_by, Mapping) else None
         )
-        expected_minutes = _non_negative(data.get("ExpectedCompletionTimeMinutes"))
+        expected_minutes = non_negative(data.get("ExpectedCompletionTimeMinutes"))
         is_parent = data.get("IsParent")
         return cls(
-            account_id=_text(data.get("AccountId")) or default_account_id,
+            account_id=text(data.get("AccountId")) or default_account_id,
             region=region,
-            restore_job_id=_text(data.get("RestoreJobId")),
-            resource_type=_text(data.get("ResourceType")),
+            restore_job_id=text(data.get("RestoreJobId")),
+            resource_type=text(data.get("ResourceType")),
             status=_enum(data.get("Status")),
             validation_status=_enum(data.get("ValidationStatus")),
             deletion_status=_enum(data.get("DeletionStatus")),
             progress_ratio=parse_percent_done(data.get("PercentDone")),
-            backup_size_bytes=_non_negative(data.get("BackupSizeInBytes")),
+            backup_size_bytes=non_negative(data.get("BackupSizeInBytes")),
             expected_duration_seconds=None if expected_minutes is None else expected_minutes * 60,
-            creation_timestamp=_timestamp(data.get("CreationDate")),
-            completion_timestamp=_timestamp(data.get("CompletionDate")),
-            recovery_point_creation_timestamp=_timestamp(data.get("RecoveryPointCreationDate")),
-            recovery_point_arn=_text(data.get("RecoveryPointArn")),
-            source_resource_arn=_text(data.get("SourceResourceArn")),
-            created_resource_arn=_text(data.get("CreatedResourceArn")),
-            backup_vault_arn=_text(data.get("BackupVaultArn")),
-            iam_role_arn=_text(data.get("IamRoleArn")),
-            restore_testing_plan_arn=_text(plan_arn),
-            parent_job_id=_text(data.get("ParentJobId")),
+            creation_timestamp=timestamp(data.get("CreationDate")),
+            completion_timestamp=timestamp(data.get("CompletionDate")),
+            recovery_point_creation_timestamp=timestamp(data.get("RecoveryPointCreationDate")),
+            recovery_point_arn=text(data.get("RecoveryPointArn")),
+            source_resource_arn=text(data.get("SourceResourceArn")),
+            created_resource_arn=text(data.get("CreatedResourceArn")),
+            backup_vault_arn=text(data.get("BackupVaultArn")),
+            iam_role_arn=text(data.get("IamRoleArn")),
+            restore_testing_plan_arn=text(plan_arn),
+            parent_job_id=text(data.get("ParentJobId")),
             is_parent=is_parent if isinstance(is_parent, bool) else None,
-            status_message=_text(data.get("StatusMessage")),
-            validation_status_message=_text(data.get("ValidationStatusMessage")),
-            deletion_status_message=_text(data.get("DeletionStatusMessage")),
+            status_message=text(data.get("StatusMessage")),
+            validation_status_message=text(data.get("ValidationStatusMessage")),
+            deletion_status_message=text(data.get("DeletionStatusMessage")),
         )
 
     @property

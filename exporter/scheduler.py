@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from exporter.aws_client import ApiStats, BackupClient, make_client, make_limiter
 from exporter.backup_api import BackupApi
 from exporter.config import Config, TargetConfig
+from exporter.protected_resources import ProtectedResourcesSource
 from exporter.ratelimit import RequestLimiter
 from exporter.restore_jobs import RestoreJobsSource
+from exporter.restore_testing import RestoreTestingSource
 from exporter.store import Scrape, TargetHealth, TargetSnapshot
 from exporter.sync import TargetSync
 from exporter.targets import StaticTargets, TargetSource
@@ -88,7 +90,20 @@ class Exporter:
         source = RestoreJobsSource(
             target, api, config.sync, config.rate_limit, self._request_pool, self._clock
         )
-        sync = TargetSync(source, config.sync, config.metrics, self._sync_pool, self._clock)
+        testing = target.restore_testing
+        sync = TargetSync(
+            source,
+            config.sync,
+            config.metrics,
+            self._sync_pool,
+            self._clock,
+            RestoreTestingSource(target, api, config.sync, self._clock)
+            if testing.enabled
+            else None,
+            ProtectedResourcesSource(target, api, self._clock)
+            if testing.enabled and testing.protected_resources
+            else None,
+        )
         return _Target(sync, stats)
 
     @property
@@ -196,4 +211,5 @@ def _health(snapshot: TargetSnapshot, target: _Target, seconds: float, now: floa
         api_requests=target.stats.snapshot(),
         syncs=dict(target.sync.stats.runs),
         lookup_errors=dict(snapshot.lookup_errors),
+        source_up=dict(snapshot.source_up),
     )

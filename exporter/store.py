@@ -7,11 +7,22 @@ without locks and renders it while the next sync is already running.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from exporter.config import TargetConfig
 from exporter.job_families import identity
 from exporter.model import RestoreJob
+from exporter.plans import (
+    Plan,
+    PlanSuccess,
+    ProtectedResource,
+    ProtectedResourcesView,
+    RestoreTestingView,
+    Selection,
+)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,9 @@ class TargetSnapshot:
     syncing: bool
     lookup_errors: Mapping[str, str]
     jobs_dropped: int
+    restore_testing: RestoreTestingView = field(default_factory=RestoreTestingView)
+    protected_resources: ProtectedResourcesView = field(default_factory=ProtectedResourcesView)
+    source_up: Mapping[str, bool] = field(default_factory=dict)  # source -> last run succeeded
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class TargetHealth:
     api_requests: Mapping[tuple[str, str], int]  # (operation, outcome) -> attempts
     syncs: Mapping[tuple[str, str], int]  # (kind, result) -> runs
     lookup_errors: Mapping[str, str]  # configured job ID -> reason
+    source_up: Mapping[str, bool] = field(default_factory=dict)  # source -> last run succeeded
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,25 @@ class Scrape:
     def all_jobs(self) -> Iterator[RestoreJob]:
         """Every job held, including those over the per-target cap, for the aggregate."""
         return _unique(snapshot.all_jobs for snapshot in self.snapshots)
+
+    def plans(self) -> list[Plan]:
+        """Restore testing plans, each once (two targets on one account share them)."""
+        return _once(p for s in self.snapshots for p in s.restore_testing.plans)
+
+    def selections(self) -> list[Selection]:
+        return _once(x for s in self.snapshots for x in s.restore_testing.selections)
+
+    def successes(self) -> list[PlanSuccess]:
+        return _once(x for s in self.snapshots for x in s.restore_testing.successes)
+
+    def protected_resources(self) -> list[ProtectedResource]:
+        views = (s.protected_resources.resources for s in self.snapshots)
+        return _once(r for view in views for r in view.values())
+
+
+def _once(items: Iterable[T]) -> list[T]:
+    """Equal values once, in first-seen order."""
+    return list(dict.fromkeys(items))
 
 
 def _unique(tables: Iterable[Mapping[str, RestoreJob]]) -> Iterator[RestoreJob]:

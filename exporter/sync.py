@@ -11,12 +11,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from exporter.aws_errors import classify_error, describe_error
 from exporter.backup_api import BackupApi
 from exporter.config import MetricsConfig, SyncConfig, TargetConfig
 from exporter.jobtable import EMPTY, cap
+from exporter.plans import ProtectedResourcesView, RestoreTestingView
+from exporter.protected_resources import ProtectedResourcesSource
 from exporter.restore_jobs import RestoreJobsSource, SyncRun
+from exporter.restore_testing import RestoreTestingSource
 from exporter.store import TargetSnapshot
 
 log = logging.getLogger(__name__)
@@ -42,8 +46,21 @@ class Health:
     synced_once: bool = False
 
 
+class Source(Protocol):
+    """A source besides restore jobs: it syncs when it is due and says so (None otherwise)."""
+
+    name: str
+
+    def sync(self, started: float) -> SyncRun | None: ...
+
+
 class TargetSync:
-    """Owns one target's source and the single sync that may be in flight for it."""
+    """Owns one target's sources and the single sync that may be in flight for them.
+
+    The restore-jobs source decides the target's health (``target_up``); the others (restore
+    testing, protected resources) run after it in the same sync, each with its own health
+    (``source_up``), so a role without their permissions never takes restore jobs down.
+    """
 
     def __init__(
         self,
@@ -52,8 +69,16 @@ class TargetSync:
         metrics: MetricsConfig,
         executor: Executor,
         clock: Callable[[], float],
+        restore_testing: RestoreTestingSource | None = None,
+        protected_resources: ProtectedResourcesSource | None = None,
     ) -> None:
         self.source = source
+        self.restore_testing = restore_testing
+        self.protected_resources = protected_resources
+        self._others: tuple[Source, ...] = tuple(
+            s for s in (restore_testing, protected_resources) if s is not None
+        )
+        self._source_health: dict[str, Health] = {}
         self._sync_config = sync
         self._metrics_config = metrics
         self._executor = executor
@@ -102,17 +127,34 @@ class TargetSync:
         """Run one sync now, in this thread, and record how it went."""
         started = self._clock()
         run = self.source.sync(started)
+        before, after = self._record(self.source.name, run)
+        self._log_health(before, after, run, self._clock() - started)
+        if run.failure is not None:
+            return  # the target is down: the other sources wait, rather than fail the same way
+        for source in self._others:
+            other = source.sync(self._clock())
+            if other is not None:
+                self._log_source(*self._record(source.name, other), other)
+
+    def _record(self, name: str, run: SyncRun) -> tuple[Health, Health]:
+        """Health before and after a source's run; the restore-jobs source's is the target's."""
         now = self._clock()
         with self._lock:
-            before = self._health
+            before = self._source_health.get(name, Health())
             if run.failure is None:
-                self._health = Health(True, None, now, True)
+                after = Health(True, None, now, True)
             else:
-                reason = classify_error(run.failure)
-                self._health = Health(False, reason, before.last_success_end, True)
-            after = self._health
+                after = Health(False, classify_error(run.failure), before.last_success_end, True)
+            self._source_health[name] = after
+            if name == self.source.name:
+                self._health = after
             self.stats.record(run.kind, "success" if run.failure is None else "failure")
-        self._log_health(before, after, run, now - started)
+        return before, after
+
+    def source_up(self) -> dict[str, bool]:
+        """Each source that has run: whether its last run succeeded."""
+        with self._lock:
+            return {name: health.up for name, health in self._source_health.items()}
 
     def snapshot(self) -> TargetSnapshot:
         """What a scrape shows now: stale data is hidden unless the target is still up."""
@@ -140,7 +182,24 @@ class TargetSync:
             syncing,
             table.lookup_errors,
             dropped,
+            self.restore_testing.view if self.restore_testing else RestoreTestingView(),
+            self.protected_resources.view if self.protected_resources else ProtectedResourcesView(),
+            self.source_up(),
         )
+
+    def _log_source(self, before: Health, after: Health, run: SyncRun) -> None:
+        """One line when a source other than restore jobs goes down, comes back or changes why."""
+        name = self.target.name
+        if run.failure is not None and (before.up or before.down_reason != after.down_reason):
+            log.warning(
+                "target %s: %s failed, reason=%s (restore jobs are not affected): %s",
+                name,
+                run.kind,
+                after.down_reason,
+                describe_error(run.failure),
+            )
+        elif run.failure is None and before.synced_once and not before.up:
+            log.info("target %s: %s recovered", name, run.kind)
 
     def _log_health(self, before: Health, after: Health, run: SyncRun, seconds: float) -> None:
         """One line when a target's health changes; routine syncs only at debug level."""

@@ -18,6 +18,14 @@ from exporter.config import TargetConfig
 from exporter.contract import ALL_FAMILIES
 from exporter.exposition import JobTextCache, render_scrape
 from exporter.model import RestoreJob
+from exporter.plans import (
+    Plan,
+    PlanSuccess,
+    ProtectedResource,
+    ProtectedResourcesView,
+    RestoreTestingView,
+    Selection,
+)
 from exporter.store import Scrape, TargetHealth, TargetSnapshot
 from tests.tables import cases
 
@@ -36,18 +44,48 @@ def health(name: str = "main", **fields: object) -> TargetHealth:
     values: dict = {
         "name": name, "region": "us-east-1", "up": True, "down_reason": None,
         "scrape_seconds": 0.25, "data_age_seconds": 12.0, "jobs": 0, "jobs_dropped": 0,
-        "api_requests": {}, "syncs": {}, "lookup_errors": {},
+        "api_requests": {}, "syncs": {}, "lookup_errors": {}, "source_up": {},
     }  # fmt: skip
     values.update(fields)
     return TargetHealth(**values)
 
 
-def scrape(jobs: list[RestoreJob] = (), healths: list[TargetHealth] = ()) -> Scrape:
+def scrape(
+    jobs: list[RestoreJob] = (),
+    healths: list[TargetHealth] = (),
+    testing: RestoreTestingView | None = None,
+    resources: list[ProtectedResource] = (),
+) -> Scrape:
     table = {j.restore_job_id: j for j in jobs}
     snapshot = TargetSnapshot(
-        TargetConfig("main", "us-east-1"), table, table, True, None, NOW, False, {}, 0
-    )
+        TargetConfig("main", "us-east-1"), table, table, True, None, NOW, False, {}, 0,
+        testing or RestoreTestingView(),
+        ProtectedResourcesView({r.arn: r for r in resources}),
+    )  # fmt: skip
     return Scrape(NOW, (snapshot,), tuple(healths))
+
+
+def plan(name: str = "daily", **fields: object) -> Plan:
+    data = {
+        "RestoreTestingPlanName": name,
+        "ScheduleExpression": "cron(0 5 ? * * *)",
+        "RestoreTestingPlanArn": f"{PLAN}-{name}",
+        "CreationTime": 1_690_000_000.0,
+        **fields,
+    }
+    return Plan.from_api(data, "us-east-1")  # fmt: skip
+
+
+DAILY = plan(LastExecutionTime=1_699_938_100.0)
+BERLIN = plan("berlin", ScheduleExpressionTimezone="Europe/Berlin", StartWindowHours=2)
+RDS = Selection.from_api(
+    {"RestoreTestingSelectionName": "rds", "ProtectedResourceType": "RDS",
+     "IamRoleArn": "arn:aws:iam::111122223333:role/T", "ValidationWindowHours": 12}, DAILY,
+)  # fmt: skip
+EBS = Selection.from_api(
+    {"RestoreTestingSelectionName": "ebs", "ProtectedResourceType": "EBS",
+     "IamRoleArn": "arn:aws:iam::111122223333:role/T"}, DAILY,
+)  # fmt: skip
 
 
 def sample_lines(value: Scrape, names: list[str], message_max_length: int = 256) -> str:
@@ -174,6 +212,74 @@ CASES = {
         aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="ABORTED"} 0.0
         aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="FAILED"} 0.0
         aws_backup_restore_jobs{account_id="111122223333",region="us-east-1",resource_type="RDS",status="NEW"} 1.0
+        """,
+    ),
+    "restore testing plans: info, last run (absent if it never ran), schedule in its zone": (
+        scrape(testing=RestoreTestingView((DAILY, BERLIN))),
+        ["aws_backup_restore_testing_plan_info",
+         "aws_backup_restore_testing_plan_last_execution_timestamp_seconds",
+         "aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds",
+         "aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds",
+         "aws_backup_restore_testing_plan_start_window_seconds"],
+        """
+        aws_backup_restore_testing_plan_info{account_id="111122223333",region="us-east-1",restore_testing_plan_arn="arn:aws:backup:us-east-1:111122223333:restore-testing-plan:daily-daily",restore_testing_plan_name="daily",schedule_expression="cron(0 5 ? * * *)",schedule_expression_timezone=""} 1.0
+        aws_backup_restore_testing_plan_info{account_id="111122223333",region="us-east-1",restore_testing_plan_arn="arn:aws:backup:us-east-1:111122223333:restore-testing-plan:daily-berlin",restore_testing_plan_name="berlin",schedule_expression="cron(0 5 ? * * *)",schedule_expression_timezone="Europe/Berlin"} 1.0
+        aws_backup_restore_testing_plan_last_execution_timestamp_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="daily"} 1.6999381e+09
+        aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="daily"} 1.699938e+09
+        aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="berlin"} 1.6999344e+09
+        aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="daily"} 1.7000244e+09
+        aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="berlin"} 1.7000208e+09
+        aws_backup_restore_testing_plan_start_window_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="daily"} 86400.0
+        aws_backup_restore_testing_plan_start_window_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="berlin"} 7200.0
+        """,
+    ),
+    "a schedule we cannot read: no scheduled series, the rest as usual": (
+        scrape(testing=RestoreTestingView((plan("odd", ScheduleExpression="rate(1 day)"),))),
+        ["aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds",
+         "aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds",
+         "aws_backup_restore_testing_plan_start_window_seconds"],
+        """
+        aws_backup_restore_testing_plan_start_window_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="odd"} 86400.0
+        """,
+    ),
+    "selections: what each restores; a validation window only where AWS gives one": (
+        scrape(testing=RestoreTestingView((DAILY,), (RDS, EBS))),
+        ["aws_backup_restore_testing_selection_info",
+         "aws_backup_restore_testing_selection_validation_window_seconds"],
+        """
+        aws_backup_restore_testing_selection_info{account_id="111122223333",iam_role_arn="arn:aws:iam::111122223333:role/T",protected_resource_type="RDS",region="us-east-1",restore_testing_plan_name="daily",restore_testing_selection_name="rds"} 1.0
+        aws_backup_restore_testing_selection_info{account_id="111122223333",iam_role_arn="arn:aws:iam::111122223333:role/T",protected_resource_type="EBS",region="us-east-1",restore_testing_plan_name="daily",restore_testing_selection_name="ebs"} 1.0
+        aws_backup_restore_testing_selection_validation_window_seconds{account_id="111122223333",region="us-east-1",restore_testing_plan_name="daily",restore_testing_selection_name="rds"} 43200.0
+        """,
+    ),
+    "last success per plan and resource type": (
+        scrape(testing=RestoreTestingView((DAILY,), (), (PlanSuccess(DAILY, "EBS", 1_699_940_000.0),
+                                                        PlanSuccess(DAILY, "RDS", 1_699_000_000.0)))),
+        ["aws_backup_restore_testing_plan_last_success_timestamp_seconds"],
+        """
+        aws_backup_restore_testing_plan_last_success_timestamp_seconds{account_id="111122223333",region="us-east-1",resource_type="EBS",restore_testing_plan_name="daily"} 1.69994e+09
+        aws_backup_restore_testing_plan_last_success_timestamp_seconds{account_id="111122223333",region="us-east-1",resource_type="RDS",restore_testing_plan_name="daily"} 1.699e+09
+        """,
+    ),
+    "protected resources: last restore, absent for one never restored": (
+        scrape(resources=[
+            ProtectedResource.from_api({"ResourceArn": "arn:aws:ec2:us-east-1:111122223333:volume/vol-1",
+                                        "ResourceType": "EBS",
+                                        "LatestRestoreJobCreationDate": 1_699_000_000.0}, "us-east-1"),
+            ProtectedResource.from_api({"ResourceArn": "arn:aws:rds:us-east-1:111122223333:db:x",
+                                        "ResourceType": "RDS"}, "us-east-1"),
+        ]),
+        ["aws_backup_protected_resource_last_restore_timestamp_seconds"],
+        """
+        aws_backup_protected_resource_last_restore_timestamp_seconds{account_id="111122223333",region="us-east-1",resource_arn="arn:aws:ec2:us-east-1:111122223333:volume/vol-1",resource_type="EBS"} 1.699e+09
+        """,
+    ),
+    "per-source health: a source that failed is 0, one that never ran is absent": (
+        scrape(healths=[health(source_up={"restore_jobs": True, "restore_testing": False})]),
+        ["aws_backup_restore_exporter_source_up"],
+        """
+        aws_backup_restore_exporter_source_up{source="restore_jobs",target="main"} 1.0
+        aws_backup_restore_exporter_source_up{source="restore_testing",target="main"} 0.0
         """,
     ),
     "an up target: up, no reason, its figures": (
