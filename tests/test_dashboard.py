@@ -165,6 +165,65 @@ def test_restore_test_validation_and_clean_up_outcomes():
         assert colors[failed] == "red"
 
 
+def test_restore_testing_plans_with_last_run_scheduled_starts_and_schedule():
+    panel = _panel_with(
+        "table",
+        "aws_backup_restore_testing_plan_last_execution_timestamp_seconds{",
+        "aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds{",
+        "aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds{",
+        "aws_backup_restore_testing_plan_start_window_seconds{",
+    )
+    assert all(target["format"] == "table" and target["instant"] for target in panel["targets"])
+    # Every query has the same labels (the schedule from the _info series), so merge makes one
+    # row per plan.
+    assert all(
+        "group_left (schedule_expression, schedule_expression_timezone)" in t["expr"]
+        for t in panel["targets"]
+    )
+    assert [t["id"] for t in panel["transformations"]] == ["merge", "organize"]
+    renamed = panel["transformations"][1]["options"]["renameByName"]
+    units = {
+        override["matcher"]["options"]: override["properties"][0]["value"]
+        for override in panel["fieldConfig"]["overrides"]
+    }
+    for column in ("Last run", "Last scheduled start", "Next run"):
+        assert column in renamed.values()
+        assert units[column] == "dateTimeAsIso"  # Grafana wants milliseconds: the queries x 1000
+    assert all(" * 1000" in t["expr"] for t in panel["targets"][:3])
+
+
+def test_last_successful_restore_test_per_plan_and_resource_type():
+    panel = _panel_with("table", "aws_backup_restore_testing_plan_last_success_timestamp_seconds{")
+    exprs = [target["expr"] for target in panel["targets"]]
+    assert exprs[0].endswith(" * 1000")
+    assert exprs[1].startswith("time() - ")
+    renamed = panel["transformations"][1]["options"]["renameByName"]
+    assert renamed["resource_type"] == "Type"
+    assert renamed["restore_testing_plan_name"] == "Plan"
+
+
+def test_every_restore_testing_query_filters_on_account_and_region():
+    """Plan series carry no resource type; the last success per resource type does."""
+    checked = 0
+    for query in dashboard_queries():
+        for match in SELECTOR.finditer(query.expr):
+            name, matchers = match.group(1), match.group(2) or ""
+            if not name.startswith("aws_backup_restore_testing_"):
+                continue
+            checked += 1
+            for variable in ("$account", "$region"):
+                assert variable in matchers, f"{query}: {name} not filtered by {variable}"
+            if name.endswith("_last_success_timestamp_seconds"):
+                assert "$resource_type" in matchers, f"{query}: {name}"
+    assert checked >= 10
+
+
+def test_source_health_next_to_target_health():
+    sources = next(panel for panel in _panels() if panel["title"] == "Sources")
+    assert sources["targets"][0]["expr"] == "aws_backup_restore_exporter_source_up"
+    assert {"0", "1"} <= set(sources["fieldConfig"]["defaults"]["mappings"][0]["options"])
+
+
 def test_failures_table_shows_aws_messages():
     panel = _panel_with("table", "aws_backup_restore_job_message_info")
     expr = panel["targets"][0]["expr"]

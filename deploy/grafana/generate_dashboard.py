@@ -9,7 +9,9 @@ tests/test_dashboard.py regenerates it and compares, checks the variables and pa
 expression through Prometheus, and type-checks the JSON against @grafana/schema.
 
 Every query filters on the template variables $account, $region and $resource_type where the
-series carry those labels; the exporter's own series carry `target` and `region` only.
+series carry those labels (the restore testing plans' series have no resource type, except the
+last success per resource type); the exporter's own series carry `target` and `region` only
+(`source_up`: `target` only).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ PLANS = 'account_id=~"$account", region=~"$region"'
 TARGETS = 'region=~"$region"'
 # How per-job series are joined (see deploy/prometheus/alerts.yaml).
 ON_JOB = "on (job, instance, account_id, region, restore_job_id)"
+# ...and the restore-testing source's per-plan series.
+ON_PLAN = "on (job, instance, account_id, region, restore_testing_plan_name)"
+# Days without a success after which AwsBackupRestoreTestingNoRecentSuccess fires by default.
+SUCCESS_MAX_AGE_DAYS = 8
 
 STATUS_COLORS = {
     "PENDING": "yellow",
@@ -74,6 +80,18 @@ def table_query(expr: str, ref_id: str = "A") -> prometheus.Dataquery:
         .ref_id(ref_id)
         .datasource(DATASOURCE)
     )
+
+
+def with_schedule(expr: str) -> str:
+    """A per-plan series with the plan's schedule and time zone as labels, from its _info."""
+    return (
+        f"{expr} * {ON_PLAN} group_left (schedule_expression, schedule_expression_timezone)"
+        f" aws_backup_restore_testing_plan_info{{{PLANS}}}"
+    )
+
+
+def unit(name: str) -> model.DynamicConfigValue:
+    return model.DynamicConfigValue(id_val="unit", value=name)
 
 
 def fixed_color(name: str) -> model.DynamicConfigValue:
@@ -441,6 +459,124 @@ def restore_testing_row(board: dash.Dashboard) -> dash.Dashboard:
             .height(8)
             .span(24)
         )
+        .with_panel(plan_schedule_table())
+        .with_panel(last_success_table())
+    )
+
+
+def plan_schedule_table() -> table.Panel:
+    """One row per restore testing plan: last run, the schedule's last and next start."""
+    plan = "aws_backup_restore_testing_plan"
+    return (
+        table.Panel()
+        .title("Restore testing plan runs")
+        .description(
+            "Per plan (restore-testing source): when it last ran, the latest and the next start "
+            "its schedule calls for (computed by the exporter in the plan's time zone), and its "
+            "start window. AwsBackupRestoreTestingPlanMissedRun fires when a start's window has "
+            "passed without a run; an empty Last run means the plan never ran."
+        )
+        .datasource(DATASOURCE)
+        .with_target(
+            table_query(with_schedule(f"{plan}_last_execution_timestamp_seconds{{{PLANS}}} * 1000"))
+        )
+        .with_target(
+            table_query(
+                with_schedule(f"{plan}_last_scheduled_timestamp_seconds{{{PLANS}}} * 1000"), "B"
+            )
+        )
+        .with_target(
+            table_query(
+                with_schedule(f"{plan}_next_scheduled_timestamp_seconds{{{PLANS}}} * 1000"), "C"
+            )
+        )
+        .with_target(table_query(with_schedule(f"{plan}_start_window_seconds{{{PLANS}}}"), "D"))
+        .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "job": True, "instance": True},
+                    "renameByName": {
+                        "restore_testing_plan_name": "Plan",
+                        "account_id": "Account",
+                        "region": "Region",
+                        "schedule_expression": "Schedule",
+                        "schedule_expression_timezone": "Time zone",
+                        "Value #A": "Last run",
+                        "Value #B": "Last scheduled start",
+                        "Value #C": "Next run",
+                        "Value #D": "Start window",
+                    },
+                },
+            )
+        )
+        .override_by_name("Last run", [unit("dateTimeAsIso")])
+        .override_by_name("Last scheduled start", [unit("dateTimeAsIso")])
+        .override_by_name("Next run", [unit("dateTimeAsIso")])
+        .override_by_name("Start window", [unit("s")])
+        .height(8)
+        .span(24)
+    )
+
+
+def last_success_table() -> table.Panel:
+    """One row per plan and resource type: the last successful restore test and its age."""
+    success = f"aws_backup_restore_testing_plan_last_success_timestamp_seconds{{{JOBS}}}"
+    max_age = SUCCESS_MAX_AGE_DAYS * 86400
+    return (
+        table.Panel()
+        .title("Last successful restore test per resource type")
+        .description(
+            "Per plan and resource type: completion time of the latest restore test that "
+            "completed and validated SUCCESSFUL (or needed no validation), within the exporter's "
+            "restore_testing.success_lookback, and its age. AwsBackupRestoreTestingNoRecentSuccess "
+            f"fires after {SUCCESS_MAX_AGE_DAYS} days unless you set another threshold "
+            "(docs/alerts.md); a type with no success in the lookback has no row."
+        )
+        .datasource(DATASOURCE)
+        .with_target(table_query(f"{success} * 1000"))
+        .with_target(table_query(f"time() - {success}", "B"))
+        .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "job": True, "instance": True},
+                    "renameByName": {
+                        "restore_testing_plan_name": "Plan",
+                        "resource_type": "Type",
+                        "account_id": "Account",
+                        "region": "Region",
+                        "Value #A": "Last success",
+                        "Value #B": "Age",
+                    },
+                },
+            )
+        )
+        .override_by_name("Last success", [unit("dateTimeAsIso")])
+        .override_by_name(
+            "Age",
+            [
+                unit("s"),
+                model.DynamicConfigValue(
+                    id_val="thresholds",
+                    value={
+                        "mode": "absolute",
+                        "steps": [
+                            {"value": None, "color": "green"},
+                            {"value": max_age - 86400, "color": "orange"},
+                            {"value": max_age, "color": "red"},
+                        ],
+                    },
+                ),
+                model.DynamicConfigValue(
+                    id_val="custom.cellOptions", value={"type": "color-background"}
+                ),
+            ],
+        )
+        .height(8)
+        .span(24)
     )
 
 
@@ -569,6 +705,25 @@ def exporter_row(board: dash.Dashboard) -> dash.Dashboard:
             .span(8)
         )
         .with_panel(
+            stat.Panel()
+            .title("Sources")
+            .description(
+                "Whether each source of each target (restore_jobs, restore_testing, "
+                "protected_resources) was read on its last run. A source down on an up target "
+                "is usually a role without that source's permissions (docs/iam); "
+                "AwsBackupRestoreExporterSourceDown fires after 15 minutes."
+            )
+            .datasource(DATASOURCE)
+            .with_target(query("aws_backup_restore_exporter_source_up", "{{target}} {{source}}"))
+            .mappings([up_mapping])
+            .thresholds(thresholds((None, "red"), (1, "green")))
+            .color_mode(common.BigValueColorMode.BACKGROUND)
+            .graph_mode(common.BigValueGraphMode.NONE)
+            .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+            .height(6)
+            .span(8)
+        )
+        .with_panel(
             table.Panel()
             .title("Configured restore jobs that cannot be read")
             .description("restore_job_ids entries that DescribeRestoreJob could not read.")
@@ -581,7 +736,7 @@ def exporter_row(board: dash.Dashboard) -> dash.Dashboard:
                 )
             )
             .height(6)
-            .span(16)
+            .span(8)
         )
         .with_panel(
             stat.Panel()
