@@ -107,6 +107,12 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "Jobs not exposed per job because of metrics.max_jobs_per_target (oldest first).",
         lambda health: float(health.jobs_dropped),
     ),
+    _per_target(
+        "aws_backup_restore_exporter_target_protected_resources_dropped",
+        "Protected resources listed but not described because of "
+        "restore_testing.max_protected_resources.",
+        lambda health: float(health.protected_resources_dropped),
+    ),
     _counter(
         "aws_backup_restore_exporter_api_requests",
         "HTTP requests sent to AWS Backup (retries included), by operation and outcome.",

@@ -212,4 +212,5 @@ def _health(snapshot: TargetSnapshot, target: _Target, seconds: float, now: floa
         syncs=dict(target.sync.stats.runs),
         lookup_errors=dict(snapshot.lookup_errors),
         source_up=dict(snapshot.source_up),
+        protected_resources_dropped=snapshot.protected_resources.dropped,
     )

@@ -59,6 +59,7 @@ class TargetHealth:
     syncs: Mapping[tuple[str, str], int]  # (kind, result) -> runs
     lookup_errors: Mapping[str, str]  # configured job ID -> reason
     source_up: Mapping[str, bool] = field(default_factory=dict)  # source -> last run succeeded
+    protected_resources_dropped: int = 0  # listed but over restore_testing.max_protected_resources
 
 
 @dataclass(frozen=True)

@@ -283,12 +283,13 @@ CASES = {
         """,
     ),
     "an up target: up, no reason, its figures": (
-        scrape(healths=[health(jobs=7, jobs_dropped=2)]),
+        scrape(healths=[health(jobs=7, jobs_dropped=2, protected_resources_dropped=3)]),
         ["aws_backup_restore_exporter_target_up", "aws_backup_restore_exporter_target_down_reason",
          "aws_backup_restore_exporter_scrape_duration_seconds",
          "aws_backup_restore_exporter_target_data_age_seconds",
          "aws_backup_restore_exporter_target_jobs",
-         "aws_backup_restore_exporter_target_jobs_dropped"],
+         "aws_backup_restore_exporter_target_jobs_dropped",
+         "aws_backup_restore_exporter_target_protected_resources_dropped"],
         """
         aws_backup_restore_exporter_target_up{region="us-east-1",target="main"} 1.0
         aws_backup_restore_exporter_target_down_reason{reason="auth",region="us-east-1",target="main"} 0.0
@@ -301,6 +302,7 @@ CASES = {
         aws_backup_restore_exporter_target_data_age_seconds{region="us-east-1",target="main"} 12.0
         aws_backup_restore_exporter_target_jobs{region="us-east-1",target="main"} 7.0
         aws_backup_restore_exporter_target_jobs_dropped{region="us-east-1",target="main"} 2.0
+        aws_backup_restore_exporter_target_protected_resources_dropped{region="us-east-1",target="main"} 3.0
         """,
     ),
     "a target that never synced and a reason we do not know: down, other, no data age": (
