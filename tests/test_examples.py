@@ -68,6 +68,7 @@ def test_examples_cover_the_documented_shapes():
         "one-account.yaml",
         "cross-account.yaml",
         "aggregate-only.yaml",
+        "restore-testing.yaml",
     }
 
 
