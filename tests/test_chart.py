@@ -1029,12 +1029,15 @@ def _aws_backup_calls_of_the_exporter() -> set[str]:
     """The AWS Backup operations the exporter's modules call, by their IAM action names."""
     boto3 = require_module("boto3")
     source = "".join(path.read_text() for path in sorted((REPO / "exporter").glob("*.py")))
-    methods = set(re.findall(r"self\.client\.get_paginator\(\"(\w+)\"\)", source))
-    methods |= set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
     client = boto3.session.Session().client(
         "backup", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    return {f"backup:{client.meta.method_to_api_mapping[method]}" for method in methods}
+    operations = client.meta.method_to_api_mapping
+    # Direct calls (client.describe_restore_job(...)), and operation names handed to
+    # get_paginator or to a helper that pages them ("list_restore_testing_plans").
+    methods = set(re.findall(r"\bclient\.(\w+)\(", source)) - {"get_paginator"}
+    methods |= set(re.findall(r"\"(\w+)\"", source)) & set(operations)
+    return {f"backup:{operations[method]}" for method in methods}
 
 
 def test_iam_documents_are_policies_that_only_allow():
@@ -1054,8 +1057,14 @@ def test_permissions_are_exactly_the_aws_backup_calls_the_exporter_makes(name):
     assert _actions(policy, "backup:") == _aws_backup_calls_of_the_exporter()
     assert _actions(policy, "") - _actions(policy, "backup:") <= {"sts:AssumeRole"}
     for statement in policy["Statement"]:
-        if any(a.startswith("backup:") for a in _as_list(statement["Action"])):
-            # ListRestoreJobs and DescribeRestoreJob have no resource-level permissions.
+        actions = _as_list(statement["Action"])
+        if actions == ["backup:ListRestoreTestingSelections"]:
+            # The only call with resource-level permissions: any plan of the account.
+            assert re.fullmatch(
+                r"arn:aws:backup:\*:(\d{12}|\*):restore-testing-plan:\*", statement["Resource"]
+            ), statement
+        elif any(a.startswith("backup:") for a in actions):
+            # The others have no resource-level permissions.
             assert statement["Resource"] == "*"
 
 
@@ -1118,3 +1127,19 @@ def test_pod_identity_trust_policy_admits_the_eks_agent_with_session_tags():
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(_as_list(statement["Action"])) == ["sts:AssumeRole", "sts:TagSession"]
     assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("minimal-values.yaml", "curl -s localhost:9798/metrics"),
+        ("web-basic-auth-values.yaml", "curl -s -u USER localhost:9798/metrics"),
+        ("web-mtls-cert-manager-values.yaml", "curl -sk https://localhost:9798/metrics"),
+    ],
+)
+def test_notes_show_a_curl_that_matches_the_web_config(name, command):
+    helm = require_module("helm_python")
+    with helm.Chart.load(str(CHART)) as chart:
+        manifests = chart.render(load_values(CHART / "ci" / name), name="r", namespace=NAMESPACE)
+    [notes] = [text for path, text in manifests.items() if path.endswith("NOTES.txt")]
+    assert command in notes
