@@ -79,58 +79,71 @@ class Stall:
         return [self.lifetimes.get(sock, float("inf")) for sock in self.opened]
 
 
+class Peak:
+    """The exporter's most threads and open fds, sampled every 100 ms in a thread."""
+
+    def __init__(self, exporter: Exporter) -> None:
+        self.threads = self.fds = 0
+        self._exporter = exporter
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            now = self._exporter.usage()
+            self.threads = max(self.threads, now.threads)
+            self.fds = max(self.fds, now.fds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def attack(exporter: Exporter, connections: int, read_timeout: float) -> tuple[float, list[float]]:
+    """One round: open the stalled connections, wait until the server has closed them all."""
+    stall = Stall(exporter.port)
+    watcher = threading.Thread(target=stall.watch, args=(read_timeout + 120,), daemon=True)
+    watcher.start()
+    opening = stall.open(connections)
+    watcher.join()
+    return opening, stall.result()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--read-timeout", default="10s")
     parser.add_argument("--max-connections", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=2, help="attacks one after the other")
     args = parser.parse_args()
     read_timeout = parse_duration(args.read_timeout)
     flags = ["--web.read-timeout", args.read_timeout]
     flags += ["--web.max-connections", str(args.max_connections)]
     exporter = Exporter(flags, Path("bench/results/slow_clients.log"))
     exporter.wait_ready()
-    probes = [Probe(exporter.url + path) for path in ("/metrics", "/healthz")]
-    for probe in probes:
-        probe.start()
+    probes = [Probe(exporter.url + path).start() for path in ("/metrics", "/healthz")]
     time.sleep(2)  # the probes' first scrapes warm the demo up
-    baseline = exporter.usage()
-    peak = {"threads": 0, "fds": 0}
-    sampling = threading.Event()
-
-    def sample() -> None:
-        while not sampling.wait(0.1):
-            now = exporter.usage()
-            peak["threads"] = max(peak["threads"], now.threads)
-            peak["fds"] = max(peak["fds"], now.fds)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stall = Stall(exporter.port)
-    watcher = threading.Thread(target=stall.watch, args=(read_timeout + 120,), daemon=True)
-    watcher.start()
-    opening = stall.open(args.connections)
-    during = exporter.usage()
-    watcher.join()
-    lifetimes = stall.result()
-    sampling.set()
-    sampler.join()
+    usages = [("before", exporter.usage())]
+    peak = Peak(exporter)
+    print(f"## {args.connections} stalled connections, read timeout {args.read_timeout}\n")
+    for round_ in range(1, args.rounds + 1):
+        opening, lifetimes = attack(exporter, args.connections, read_timeout)
+        usages.append((f"after round {round_}", settle(exporter, usages[0][1])))
+        closed = [t for t in lifetimes if t != float("inf")]
+        early = sum(t < read_timeout for t in closed)
+        print(f"- round {round_}: opened in {opening:.1f} s; closed by the server: "
+              f"{len(closed)} of {len(lifetimes)}, {early} early to make room; longest open "
+              f"{max(lifetimes):.1f} s (read timeout {read_timeout:g} s)")  # fmt: skip
+    peak.stop()
     for probe in probes:
         probe.stop()
-    after = settle(exporter, baseline)
-    code = exporter.stop()
-    closed = [t for t in lifetimes if t != float("inf")]
-    print(f"## {args.connections} stalled connections, read timeout {args.read_timeout}\n")
-    print(f"- opened in {opening:.1f} s; closed by the server: {len(closed)} of {len(lifetimes)}")
-    print(f"- longest open: {max(lifetimes):.1f} s (read timeout {read_timeout:g} s);")
-    print(f"  closed before the timeout to make room: {sum(t < read_timeout for t in closed)}")
-    print(f"- server threads at most: {peak['threads']} (before: {baseline.threads});")
-    print(f"  open fds at most: {peak['fds']} (--web.max-connections {args.max_connections})")
-    for probe in probes:
-        print(f"- {probe.url.rsplit('/', 1)[1]} during the attack: {probe.summary()}")
-    print(f"- exporter exit code after SIGTERM: {code}\n")
+        print(f"- {probe.url.rsplit('/', 1)[1]} throughout: {probe.summary()}")
+    print(f"- server threads at most: {peak.threads}; open fds at most: {peak.fds} "
+          f"(--web.max-connections {args.max_connections})")  # fmt: skip
+    print(f"- exporter exit code after SIGTERM: {exporter.stop()}\n")
     print(USAGE_HEADER)
-    for name, usage in (("before", baseline), ("during", during), ("after", after)):
+    for name, usage in usages:
         print(usage_line(name, usage))
     print(f"\n{platform.python_version()}, {platform.machine()}; reproduce with:")
     print(f"python {shlex.join(sys.argv)}")
