@@ -4,9 +4,10 @@ The same YAML file that node_exporter and every official exporter read: ``tls_se
 (certificate and key, client certificates checked against a CA, TLS versions and cipher suites),
 ``http_server_config.headers`` (a fixed set of security headers) and ``basic_auth_users``
 (user name to bcrypt hash). It is read into typed, validated objects and every TLS file is
-loaded once, so that a bad file stops start-up with one line naming the key
+loaded with it, so that a bad file stops start-up with one line naming the key
 (``tls_server_config.client_ca_file: cannot read '/etc/ca.pem': No such file or directory``)
-instead of failing the first scrape.
+instead of failing the first scrape; exporter.reload loads it again the same way when its files
+change, and keeps the last good one when they are broken.
 
 Differences from exporter-toolkit, each refused with a clear error rather than ignored, so that a
 security setting never silently does nothing:
@@ -16,7 +17,7 @@ security setting never silently does nothing:
   ``VerifyClientCertIfGiven`` and ``RequireAndVerifyClientCert`` need a client CA.
 - inline ``cert`` and ``key`` (the ssl module loads them from files), ``curve_preferences`` and
   ``rate_limit`` are not supported; inline ``client_ca`` is.
-- the file is read at start-up, not on every request: restart to pick up new certificates.
+- the file is re-read when it changes (exporter.reload), not on every new connection.
 
 Basic auth and the headers are applied by exporter.webauth; TLS by exporter.http.
 """
