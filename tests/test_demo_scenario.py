@@ -1,4 +1,6 @@
-"""The demo: the seeded population, how ``tick()`` moves it, and the endpoint serving it.
+"""The demo: the seeded population, how ``tick()`` moves it, its restore testing plans (one
+healthy, one that missed its last run, whatever the time of day) and protected resources, and
+the endpoint serving it all.
 
 The scenario runs on an injected clock with explicit ``tick()`` calls; the endpoint test waits on
 an event set by the ticker, never on a fixed sleep.
@@ -10,7 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -62,6 +64,14 @@ def jobs() -> dict[str, dict[str, Any]]:
     return {job["RestoreJobId"]: job for job in STORE.jobs(ACCOUNT, REGION)}
 
 
+def resources() -> dict[str, dict[str, Any]]:
+    return {r["ResourceArn"]: r for r in STORE.protected.resources(ACCOUNT, REGION)}
+
+
+def plans() -> dict[str, dict[str, Any]]:
+    return {p["RestoreTestingPlanName"]: p for p in STORE.testing.plans(ACCOUNT, REGION)}
+
+
 def percent(job: dict[str, Any]) -> float:
     assert re.fullmatch(r"\d{1,3}\.\d\d%", job["PercentDone"]), job["PercentDone"]
     return float(job["PercentDone"][:-1])
@@ -76,7 +86,8 @@ def run(scenario: sc.DemoScenario, clock: FakeClock, ticks: int, step: float = 5
 @pytest.mark.usefixtures("scenario")
 def test_seed_has_every_status_validation_and_deletion_status() -> None:
     seeded = list(jobs().values())
-    assert len(seeded) == len(sc.SEED_JOBS)
+    plan_runs = {*sc.PLAN_RUN_JOB_IDS, sc.MISSED_PLAN_JOB_ID}
+    assert {job["RestoreJobId"] for job in seeded} == {j for j, *_ in sc.SEED_JOBS} | plan_runs
     assert {job["Status"] for job in seeded} == enum("RestoreJobStatus")
     validation = {job["ValidationStatus"] for job in seeded if "ValidationStatus" in job}
     assert validation == enum("RestoreValidationStatus")
@@ -111,10 +122,18 @@ def test_seeded_jobs_look_like_aws_jobs() -> None:
     assert seeded["demo-aurora-parent"]["IsParent"] is True
     assert seeded["demo-aurora-child"]["ParentJobId"] == "demo-aurora-parent"
     plan = sc.restore_testing_plan_arn(ACCOUNT, REGION)
-    assert plan == f"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:demo_daily_restore_test"
+    prefix = f"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:demo_daily_restore_test-"
+    assert re.fullmatch(re.escape(prefix) + "[a-z0-9]{6}", plan)
+    assert plan == sc.restore_testing_plan_arn(ACCOUNT, REGION)  # fixed, not random
+    assert plan != sc.restore_testing_plan_arn(ACCOUNT, "us-east-1")
     tests = [job for job in seeded.values() if job.get("CreatedBy")]
-    assert tests
-    assert all(job["CreatedBy"] == {"RestoreTestingPlanArn": plan} for job in tests)
+    missed = {"RestoreTestingPlanArn": sc.missed_restore_testing_plan_arn(ACCOUNT, REGION)}
+    assert seeded.pop(sc.MISSED_PLAN_JOB_ID)["CreatedBy"] == missed
+    assert all(
+        job["CreatedBy"] == {"RestoreTestingPlanArn": plan}
+        for job in tests
+        if job["RestoreJobId"] != sc.MISSED_PLAN_JOB_ID
+    )
     assert all("ValidationStatus" not in j for j in seeded.values() if not j.get("CreatedBy"))
 
 
@@ -209,12 +228,155 @@ def test_stable_failed_jobs_never_change(scenario: sc.DemoScenario, fake_clock: 
 
 
 def test_the_scenario_is_deterministic(scenario: sc.DemoScenario, fake_clock: FakeClock) -> None:
+    def state() -> tuple[Any, ...]:
+        return jobs(), STORE.testing.plans(ACCOUNT, REGION), resources()
+
     run(scenario, fake_clock, 100)
-    first = jobs()
+    first = state()
     fake_clock.now = START
     scenario.seed()
     run(scenario, fake_clock, 100)
-    assert jobs() == first
+    assert state() == first
+
+
+# -- restore testing plans and protected resources -----------------------------------------
+
+MIDNIGHT = START // 86400 * 86400  # START is 08:00 UTC
+TIMES_OF_DAY = [0, 5 * 3600 - 1, 5 * 3600, 5 * 3600 + 1, 5.5 * 3600, 6.25 * 3600, 12 * 3600,
+                86400 - 1]  # fmt: skip
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+
+
+def seeded_at(now: float) -> sc.DemoScenario:
+    STORE.clear()
+    demo = sc.DemoScenario(ACCOUNT, REGION, now=lambda: now, store=STORE)
+    demo.seed()
+    return demo
+
+
+def latest_daily_start(schedule: str, now: datetime) -> datetime:
+    """The latest start at or before ``now`` of a daily ``cron(M H ? * * *)``, worked out here
+    independently of the scenario."""
+    found = re.fullmatch(r"cron\((\d+) (\d+) \? \* \* \*\)", schedule)
+    assert found, schedule
+    start = now.replace(hour=int(found[2]), minute=int(found[1]), second=0, microsecond=0)
+    return start if start <= now else start - DAY
+
+
+@pytest.mark.usefixtures("scenario")
+def test_two_restore_testing_plans_with_their_selections() -> None:
+    healthy, missed = plans()[sc.HEALTHY_PLAN], plans()[sc.MISSED_PLAN]
+    assert len(plans()) == 2
+    assert healthy["RestoreTestingPlanArn"] == sc.restore_testing_plan_arn(ACCOUNT, REGION)
+    assert missed["RestoreTestingPlanArn"] == sc.missed_restore_testing_plan_arn(ACCOUNT, REGION)
+    assert re.fullmatch(
+        rf"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:demo_missed_restore_test-[a-z0-9]{{6}}",
+        missed["RestoreTestingPlanArn"],
+    )
+    assert (healthy["ScheduleExpression"], healthy["StartWindowHours"]) == ("cron(0 5 ? * * *)", 24)
+    assert (missed["StartWindowHours"], healthy["ScheduleExpressionTimezone"]) == (1, "Etc/UTC")
+    kinds = {
+        name: {s["ProtectedResourceType"] for s in STORE.testing.selections(ACCOUNT, REGION, name)}
+        for name in plans()
+    }
+    assert kinds == {sc.HEALTHY_PLAN: {"EBS", "RDS"}, sc.MISSED_PLAN: {"S3"}}
+    for selection in STORE.testing.selections(ACCOUNT, REGION, sc.HEALTHY_PLAN):
+        (arn,) = selection["ProtectedResourceArns"]
+        assert arn in resources()
+
+
+@pytest.mark.parametrize("time_of_day", TIMES_OF_DAY)
+def test_the_healthy_plan_ran_at_its_last_scheduled_start_whenever_seeded(time_of_day) -> None:
+    now = MIDNIGHT + time_of_day
+    seeded_at(now)
+    plan = plans()[sc.HEALTHY_PLAN]
+    start = latest_daily_start(plan["ScheduleExpression"], datetime.fromtimestamp(now, UTC))
+    assert plan["LastExecutionTime"] == start
+    runs = [jobs()[job_id] for job_id in sc.PLAN_RUN_JOB_IDS]
+    assert {job["ResourceType"] for job in runs} == {"EBS", "RDS"}
+    for job in runs:
+        assert job["CreatedBy"] == {"RestoreTestingPlanArn": plan["RestoreTestingPlanArn"]}
+        assert job["CreationDate"] == start
+        assert job["Status"] == "COMPLETED"
+        assert start <= job["CompletionDate"] <= datetime.fromtimestamp(now, UTC)
+        assert (job["ValidationStatus"], job["DeletionStatus"]) == ("SUCCESSFUL", "SUCCESSFUL")
+        assert job["SourceResourceArn"] in resources()
+
+
+@pytest.mark.parametrize("time_of_day", TIMES_OF_DAY)
+def test_the_missed_plan_missed_its_last_run_whenever_seeded_and_however_long_it_runs(
+    time_of_day,
+) -> None:
+    now = MIDNIGHT + time_of_day
+    demo = seeded_at(now)
+    for later in (0, 1800, 3 * 3600, 22 * 3600, 30 * 3600, 3 * 86400):
+        demo.now = lambda later=later: now + later
+        demo.tick()
+        plan = plans()[sc.MISSED_PLAN]
+        window = timedelta(hours=plan["StartWindowHours"])
+        at = datetime.fromtimestamp(now + later, UTC)
+        closed = latest_daily_start(plan["ScheduleExpression"], at - window)  # its window passed
+        assert plan["LastExecutionTime"] < closed, (time_of_day, later)
+        assert closed - plan["LastExecutionTime"] >= DAY
+    last_run = jobs()[sc.MISSED_PLAN_JOB_ID]
+    assert last_run["CreationDate"] == plan["LastExecutionTime"]
+    assert last_run["CreatedBy"] == {"RestoreTestingPlanArn": plan["RestoreTestingPlanArn"]}
+    assert (last_run["Status"], last_run["ValidationStatus"]) == ("COMPLETED", "SUCCESSFUL")
+    assert all(
+        job.get("CreatedBy", {}).get("RestoreTestingPlanArn") != plan["RestoreTestingPlanArn"]
+        for job_id, job in jobs().items()
+        if job_id != sc.MISSED_PLAN_JOB_ID
+    )  # it never ran again
+
+
+def test_the_healthy_plan_runs_at_each_scheduled_start(
+    scenario: sc.DemoScenario, fake_clock: FakeClock
+) -> None:
+    first = plans()[sc.HEALTHY_PLAN]["LastExecutionTime"]
+    fake_clock.now = (first + DAY).timestamp() - 1
+    scenario.tick()
+    assert plans()[sc.HEALTHY_PLAN]["LastExecutionTime"] == first
+    missed = plans()[sc.MISSED_PLAN]["LastExecutionTime"]
+    run(scenario, fake_clock, 1, step=2.0)
+    assert plans()[sc.HEALTHY_PLAN]["LastExecutionTime"] == first + DAY
+    new = {"demo-test-ebs-daily-0001": "EBS", "demo-test-rds-daily-0001": "RDS"}
+    assert {job_id: jobs()[job_id]["ResourceType"] for job_id in new} == new
+    sources = {jobs()[i]["SourceResourceArn"] for i in (*new, *sc.PLAN_RUN_JOB_IDS)}
+    assert len(sources) == 2  # the same volume and database, restored again
+    run(scenario, fake_clock, 60)
+    for job_id in new:
+        job = jobs()[job_id]
+        assert job["CreatedBy"] == {"RestoreTestingPlanArn": scenario.plan_arn}
+        assert (job["Status"], job["ValidationStatus"]) == ("COMPLETED", "SUCCESSFUL")
+    assert plans()[sc.MISSED_PLAN]["LastExecutionTime"] == missed
+    fake_clock.now += 3 * 86400  # three starts passed between two ticks: it ran at the last
+    scenario.tick()
+    assert plans()[sc.HEALTHY_PLAN]["LastExecutionTime"] == first + 4 * DAY
+
+
+def test_every_restore_jobs_source_is_a_protected_resource(
+    scenario: sc.DemoScenario, fake_clock: FakeClock
+) -> None:
+    for ticks in (0, 300):
+        run(scenario, fake_clock, ticks)
+        protected = resources()
+        for job in jobs().values():
+            resource = protected[job["SourceResourceArn"]]
+            assert resource["ResourceType"] == job["ResourceType"]
+            assert resource["LastBackupTime"] >= job["RecoveryPointCreationDate"]
+            assert resource["LastBackupVaultArn"] == job["BackupVaultArn"]
+            assert resource["ResourceName"]
+        restored = {job["SourceResourceArn"] for job in jobs().values()}
+        assert set(protected) == restored  # the dropped jobs' own resources go with them
+    (volume,) = STORE.testing.selection(ACCOUNT, REGION, sc.HEALTHY_PLAN, "demo_ebs_volumes")[
+        "ProtectedResourceArns"
+    ]
+    described = STORE.protected.describe(ACCOUNT, REGION, volume)
+    newest = max(
+        (j for j in jobs().values() if j["SourceResourceArn"] == volume),
+        key=lambda j: j["CreationDate"],
+    )
+    assert described["LatestRestoreJobCreationDate"] == newest["CreationDate"]
 
 
 class TestDemoEndpoint:
@@ -267,6 +429,40 @@ class TestDemoEndpoint:
             client.list_restore_jobs()
         assert endpoint.fake.store.jobs(ACCOUNT, REGION) == []
         assert not any(t.name == "demo-ticker" for t in threading.enumerate())
+
+    def test_serves_the_plans_and_protected_resources_over_http(
+        self, endpoint: DemoEndpoint
+    ) -> None:
+        endpoint.start()
+        for region in endpoint.regions:
+            client = self.client(endpoint, region)
+            listed = client.get_paginator("list_restore_testing_plans").paginate(
+                PaginationConfig={"PageSize": 1}
+            )
+            names = {
+                p["RestoreTestingPlanName"] for page in listed for p in page["RestoreTestingPlans"]
+            }
+            assert names == {sc.HEALTHY_PLAN, sc.MISSED_PLAN}
+            healthy = sc.restore_testing_plan_arn(endpoint.account_id, region)
+            selections = client.list_restore_testing_selections(
+                RestoreTestingPlanName=sc.HEALTHY_PLAN
+            )
+            assert len(selections["RestoreTestingSelections"]) == 2
+            recent = client.list_restore_jobs(
+                ByRestoreTestingPlanArn=healthy,
+                ByStatus="COMPLETED",
+                ByCompleteAfter=datetime.now(UTC) - timedelta(hours=25),
+            )["RestoreJobs"]
+            assert set(sc.PLAN_RUN_JOB_IDS) <= {job["RestoreJobId"] for job in recent}
+            for job_id in sc.PLAN_RUN_JOB_IDS:
+                job = client.describe_restore_job(RestoreJobId=job_id)
+                resource = client.describe_protected_resource(ResourceArn=job["SourceResourceArn"])
+                assert resource["LatestRestoreJobCreationDate"] >= job["CreationDate"]
+                assert resource["ResourceType"] == job["ResourceType"]
+            pages = client.get_paginator("list_protected_resources").paginate(
+                PaginationConfig={"PageSize": 5}
+            )
+            assert sum(len(page["Results"]) for page in pages) >= len(sc.SEED_JOBS)
 
     def test_configured_ids_name_an_old_job_and_a_missing_one(self) -> None:
         endpoint = DemoEndpoint()

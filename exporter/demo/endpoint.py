@@ -1,4 +1,5 @@
-"""A local AWS Backup endpoint for ``--demo``: the fake AWS Backup on loopback, with moving jobs.
+"""A local AWS Backup endpoint for ``--demo``: the fake AWS Backup on loopback, with moving jobs,
+restore testing plans and protected resources.
 
 The exporter talks to it exactly as to AWS (boto3 over HTTP, ``endpoint_url`` = ``url``), so the
 demo exercises the real code path. Everything runs in daemon threads of this process; nothing
@@ -93,7 +94,8 @@ class DemoEndpoint:
                     log.exception("demo tick failed in %s", scenario.region)
 
     def stop(self) -> None:
-        """Stop ticking and serving, and forget the demo's jobs; safe to call twice."""
+        """Stop ticking and serving, and forget the demo's jobs, plans and protected resources;
+        safe to call twice."""
         self._stopping.set()
         if self._ticker is not None:
             self._ticker.join()

@@ -1,4 +1,5 @@
-"""The demo's restore jobs: a seeded population in every state, and a ``tick()`` that moves it on.
+"""The demo's restore jobs: a seeded population in every state, and a ``tick()`` that moves it on;
+and its restore testing plans (``testing_plans``) and protected resources.
 
 Pure logic on a ``RestoreJobStore`` (no HTTP, no threads, no sleeping): the clock is injected,
 random choices come from a seeded generator and state changes count ticks, so tests replay the
@@ -11,25 +12,55 @@ Promises that tests, dashboards and alert-rule demos rely on:
   before three quarters of its ExpectedCompletionTimeMinutes (counted from CreationDate);
 - restore tests go COMPLETED -> validation VALIDATING -> SUCCESSFUL (every third new one
   TIMED_OUT) -> deletion DELETING -> SUCCESSFUL.
+
+Restore testing (times UTC; S is the latest 05:00 at or before the seed time):
+- two plans per region, ARNs ``arn:aws:backup:{region}:{account}:restore-testing-plan:{name}-
+  {6 chars}``, fixed per account, region and name: ``restore_testing_plan_arn`` (healthy) and
+  ``missed_restore_testing_plan_arn``;
+- the healthy plan, demo_daily_restore_test, ``cron(0 5 ? * * *)`` with StartWindowHours 24, has
+  selections for EBS and RDS; its LastExecutionTime is S, and ``PLAN_RUN_JOB_IDS``' EBS and RDS
+  jobs, created by it at S, are COMPLETED by the seed time with ValidationStatus and
+  DeletionStatus SUCCESSFUL. Each 05:00 the clock passes it runs again: LastExecutionTime that
+  start, and new EBS and RDS restore tests that end validated SUCCESSFUL. Every other restore
+  test of the scenario (``SEED_JOBS``' and the ticker's) names this plan too;
+- the missed plan, demo_missed_restore_test, runs daily at the minute three hours before the seed
+  time with StartWindowHours 1, and never runs during the demo. Its LastExecutionTime (and its
+  one restore job, ``MISSED_PLAN_JOB_ID``, completed and validated) is its latest scheduled start
+  minus two days. So whatever the time of day, and however long the demo runs, its latest
+  scheduled start whose start window has closed is later than its LastExecutionTime (by a day
+  at the least): it missed its last run;
+- the source (SourceResourceArn) of every restore job is a protected resource, its LastBackupTime
+  the job's RecoveryPointCreationDate (the latest of them, for a resource restored again).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
+from exporter.demo.arns import resource_arns, resource_name
 from exporter.demo.fake_backup import lifecycle
 from exporter.demo.fake_backup.fields import Job
 from exporter.demo.fake_backup.store import RestoreJobStore
+from exporter.demo.testing_plans import (
+    HEALTHY_PLAN,
+    MISSED_PLAN,
+    MISSED_RUN_JOB_ID,
+    SCHEDULED_JOB_IDS,
+    DemoPlans,
+    PlanJob,
+    plan_arn,
+)
 
 RESOURCE_TYPES = ("EBS", "RDS", "S3", "DynamoDB", "EFS", "Aurora")
 STABLE_FAILED_JOB_ID = "demo-rds-failed"
 OLD_COMPLETED_JOB_ID = "demo-s3-old-completed"  # three days old: outside a 24 h window
 UNKNOWN_JOB_ID = "demo-unknown-job"  # never exists: for the exporter's lookup errors
+PLAN_RUN_JOB_IDS = SCHEDULED_JOB_IDS  # the healthy plan's seeded run: EBS, RDS
+MISSED_PLAN_JOB_ID = MISSED_RUN_JOB_ID  # the missed plan's last run, two days before
 
 MIN_STEP = 1.0  # percent a running job moves on every tick, even when the clock stands still
 PENDING_TICKS = 2  # ticks a new job waits before it runs
@@ -81,28 +112,14 @@ SEED_JOBS: tuple[tuple[str, str, float, float | None, bool, dict[str, Any]], ...
 
 
 def restore_testing_plan_arn(account_id: str, region: str) -> str:
-    """The demo's one restore testing plan (plan names allow letters, digits and _ only)."""
-    return f"arn:aws:backup:{region}:{account_id}:restore-testing-plan:demo_daily_restore_test"
+    """The ARN of the demo's healthy restore testing plan, which every seeded restore test and
+    every one the ticker starts belongs to."""
+    return plan_arn(account_id, region, HEALTHY_PLAN)
 
 
-def _arns(resource_type: str, account: str, region: str, job_id: str) -> tuple[str, str, str]:
-    """Recovery point, source and restored resource ARNs shaped like AWS's for that type."""
-    name, h = job_id.removeprefix("demo-"), hashlib.sha256(job_id.encode()).hexdigest()
-    recovery_point = f"arn:aws:backup:{region}:{account}:recovery-point:{h[:8]}-{h[8:12]}"
-    ec2, efs = f"arn:aws:ec2:{region}:{account}", f"arn:aws:elasticfilesystem:{region}:{account}"
-    rds, table = f"arn:aws:rds:{region}:{account}", f"arn:aws:dynamodb:{region}:{account}:table"
-    return {
-        "EBS": (f"arn:aws:ec2:{region}::snapshot/snap-{h[:17]}",
-                f"{ec2}:volume/vol-{h[:17]}", f"{ec2}:volume/vol-{h[17:34]}"),
-        "EFS": (recovery_point, f"{efs}:file-system/fs-{h[:8]}", f"{efs}:file-system/fs-{h[8:16]}"),
-        "RDS": (f"{rds}:snapshot:awsbackup:job-{h[:17]}",
-                f"{rds}:db:{name}", f"{rds}:db:{name}-restored"),
-        "Aurora": (f"{rds}:cluster-snapshot:awsbackup:job-{h[:17]}",
-                   f"{rds}:cluster:{name}", f"{rds}:cluster:{name}-restored"),
-        "DynamoDB": (f"{table}/{name}/backup/{int(h[:12], 16)}-{h[:8]}",
-                     f"{table}/{name}", f"{table}/{name}-restored"),
-        "S3": (recovery_point, f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}-restored"),
-    }[resource_type]  # fmt: skip
+def missed_restore_testing_plan_arn(account_id: str, region: str) -> str:
+    """The ARN of the demo's restore testing plan that missed its last run."""
+    return plan_arn(account_id, region, MISSED_PLAN)
 
 
 class DemoScenario:
@@ -121,7 +138,8 @@ class DemoScenario:
         self.region = region
         self.now = now
         self.store = store if store is not None else RestoreJobStore()
-        self.plan_arn = restore_testing_plan_arn(account_id, region)
+        self.plans = DemoPlans(self.store, account_id, region)
+        self.plan_arn = self.plans.healthy_arn
         self._seed = seed
         self._reset_state()
 
@@ -133,12 +151,23 @@ class DemoScenario:
         self._phase_ticks: dict[str, int] = {}  # job ID -> ticks in its current phase
         self._fate: dict[str, str] = {}  # job ID -> "FAILED" (restore) or "TIMED_OUT" (test)
         self._generated: list[str] = []
+        self._own_sources: dict[str, str] = {}  # generated job ID -> the resource only it restores
 
-    def _put(self, job_id: str, resource_type: str, created: float, **fields: Any) -> None:
-        recovery, source, restored = _arns(resource_type, self.account_id, self.region, job_id)
+    def _put(
+        self,
+        job_id: str,
+        resource_type: str,
+        created: float,
+        source_key: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Store a job, and its source as a protected resource; returns the source's ARN."""
+        recovery, _, restored = resource_arns(resource_type, self.account_id, self.region, job_id)
+        source = resource_arns(resource_type, self.account_id, self.region, source_key or job_id)[1]
         if fields.get("Status") == "COMPLETED":
             fields.setdefault("CreatedResourceArn", restored)
             fields.setdefault("BackupSizeInBytes", self._random.randint(1, 400) * 2**28)
+        vault = f"arn:aws:backup:{self.region}:{self.account_id}:backup-vault:Default"
         self.store.put(
             self.account_id,
             self.region,
@@ -146,16 +175,41 @@ class DemoScenario:
             ResourceType=resource_type,
             RecoveryPointArn=recovery,
             SourceResourceArn=source,
-            BackupVaultArn=f"arn:aws:backup:{self.region}:{self.account_id}:backup-vault:Default",
+            BackupVaultArn=vault,
             IamRoleArn=f"arn:aws:iam::{self.account_id}:role/service-role/"
             "AWSBackupDefaultServiceRole",
             CreationDate=created,
             RecoveryPointCreationDate=created - 6 * _HOUR,
             **fields,
         )
+        self._protect(resource_type, source, recovery, vault, created - 6 * _HOUR)
+        return source
+
+    def _protect(
+        self, resource_type: str, arn: str, recovery: str, vault: str, backed_up: float
+    ) -> None:
+        """The resource a job restores, protected by its latest backup (the job's recovery
+        point, unless one stored already is newer)."""
+        stored = self.store.protected.get(self.account_id, self.region, arn) or {}
+        if "LastBackupTime" in stored and stored["LastBackupTime"].timestamp() >= backed_up:
+            return
+        self.store.protected.put(
+            self.account_id,
+            self.region,
+            ResourceArn=arn,
+            ResourceType=resource_type,
+            ResourceName=resource_name(arn),
+            LastBackupTime=backed_up,
+            LastRecoveryPointArn=recovery,
+            LastBackupVaultArn=vault,
+        )
+
+    def _put_plan_job(self, job: PlanJob) -> None:
+        self._put(job.job_id, job.resource_type, job.created, job.source_key, **job.fields)
 
     def seed(self) -> None:
-        """Replace the region's jobs with the demo population (``SEED_JOBS``)."""
+        """Replace the region's jobs, plans and protected resources with the demo's: the
+        ``SEED_JOBS`` population, and the restore testing plans of ``testing_plans``."""
         self.store.clear(self.account_id, self.region)
         self._reset_state()
         for job_id, resource_type, age, ran_minutes, is_test, fields in SEED_JOBS:
@@ -166,9 +220,12 @@ class DemoScenario:
             if is_test:
                 extra["CreatedBy"] = {"RestoreTestingPlanArn": self.plan_arn}
             self._put(job_id, resource_type, created, **extra)
+        for job in self.plans.seed(self._last):
+            self._put_plan_job(job)
 
     def tick(self) -> None:
-        """Advance every job one step, start a new job every ``NEW_JOB_EVERY`` ticks."""
+        """Advance every job one step, start a new job every ``NEW_JOB_EVERY`` ticks, and run
+        the healthy restore testing plan when its scheduled start has come."""
         now = self.now()
         elapsed, self._last = max(0.0, now - self._last), now
         self._ticks += 1
@@ -176,6 +233,9 @@ class DemoScenario:
             self._advance(job, now, elapsed)
         if self._ticks % NEW_JOB_EVERY == 0:
             self._start_new_job(now)
+        for planned in self.plans.due(now):
+            self._put_plan_job(planned)
+            self._keep(planned.job_id)
 
     def _update(self, job_id: str, **fields: Any) -> None:
         """Change a job and start counting its new phase."""
@@ -219,7 +279,7 @@ class DemoScenario:
             message = "Restore failed: the target subnet has no free IP addresses."
             self._update(job_id, **lifecycle.failed(now, message))
         elif percent >= 100.0:
-            restored = _arns(job["ResourceType"], self.account_id, self.region, job_id)[2]
+            restored = resource_arns(job["ResourceType"], self.account_id, self.region, job_id)[2]
             size = self._random.randint(1, 400) * 2**28
             self._update(job_id, **lifecycle.completed(now, restored, size))
         else:
@@ -236,12 +296,19 @@ class DemoScenario:
             self._fate[job_id] = "TIMED_OUT"
         elif not is_test and self._sequence % 5 == 0:
             self._fate[job_id] = "FAILED"
-        created_by = {"CreatedBy": {"RestoreTestingPlanArn": self.plan_arn}} if is_test else {}
-        self._put(job_id, resource_type, now, **created_by)
+        plan = {"RestoreTestingPlanArn": self.plan_arn} if is_test else None
+        self._own_sources[job_id] = self._put(job_id, resource_type, now, CreatedBy=plan)
+        self._keep(job_id)
+
+    def _keep(self, job_id: str) -> None:
+        """Count a new job among the kept ones; drop the oldest beyond KEEP_GENERATED (by the
+        time a job is KEEP_GENERATED * NEW_JOB_EVERY ticks old it has long finished)."""
         self._generated.append(job_id)
-        # By the time a job is KEEP_GENERATED * NEW_JOB_EVERY ticks old it has long finished.
         while len(self._generated) > KEEP_GENERATED:
             old = self._generated.pop(0)
             self.store.delete(self.account_id, self.region, old)
             self._phase_ticks.pop(old, None)
             self._fate.pop(old, None)
+            source = self._own_sources.pop(old, None)
+            if source is not None:
+                self.store.protected.delete(self.account_id, self.region, source)
