@@ -3,8 +3,10 @@ Prometheus on loopback that loads the project's rule file itself (deploy/prometh
 unchanged: no `for` shortened). Through Prometheus's HTTP API: the target is up, every rule
 evaluates without error, the per-job series hold the demo's values, the demo's stable FAILED
 restore fires AwsBackupRestoreJobFailed once its `for: 1m` has passed, the other seeded unhealthy
-jobs fire their alerts, no alert (not even pending, at any evaluation) names a healthy job, and
-every PromQL expression of the Grafana dashboard runs and returns data.
+jobs fire their alerts, the demo's restore testing plan that missed its last run fires
+AwsBackupRestoreTestingPlanMissedRun and the healthy plan never does, no alert (not even pending,
+at any evaluation) names a healthy job, and every PromQL expression of the Grafana dashboard runs
+and returns data.
 
 Behind that Prometheus, a real Alertmanager (Debian's prometheus-alertmanager) with the project's
 example configuration (deploy/alertmanager/alertmanager.yml; only its webhook URLs and group
@@ -42,6 +44,7 @@ from exporter.demo.scenario import (
     UNKNOWN_JOB_ID,
     restore_testing_plan_arn,
 )
+from exporter.demo.testing_plans import HEALTHY_PLAN, MISSED_PLAN
 from tests.dashboard_queries import concrete, dashboard_queries, variable_selectors
 from tests.network import fetch, free_port
 from tests.paths import REPO, RULE_FILE
@@ -505,6 +508,54 @@ def _unhealthy_job_ids(stack: Stack) -> set[tuple[str, str]]:
     }
 
 
+MISSED_RUN = "AwsBackupRestoreTestingPlanMissedRun"
+
+
+def test_demo_plan_that_missed_its_run_fires_missed_run_and_the_healthy_plan_does_not(stack):
+    """The demo's missed plan: its latest scheduled start was three hours before the seed, its
+    window (1 h) long closed, its last execution two days before that. The healthy plan ran at
+    its latest start and is within its 24 h window."""
+
+    def firing() -> list[dict[str, Any]]:
+        alerts = [
+            alert
+            for alert in _alerts(stack)
+            if alert["labels"]["alertname"] == MISSED_RUN and alert["state"] == "firing"
+        ]
+        fired = sorted((a["labels"]["region"], a["labels"]["restore_testing_plan_name"])
+                       for a in alerts)  # fmt: skip
+        assert fired == sorted((region, MISSED_PLAN) for region in DEMO_REGIONS), fired
+        return alerts
+
+    for alert in stack.eventually(firing, FIRING_TIMEOUT, f"firing {MISSED_RUN}"):
+        labels, annotations = alert["labels"], alert["annotations"]
+        assert labels["severity"] == "warning"
+        assert labels["account_id"] == DEMO_ACCOUNT
+        assert annotations["description"].startswith(
+            f"Restore testing plan {MISSED_PLAN} in account {DEMO_ACCOUNT}, region "
+            f"{labels['region']} was scheduled to start at "
+        )
+        assert annotations["runbook_url"].endswith(f"/docs/runbooks.md#{MISSED_RUN.lower()}")
+        # The missed start is the plan's latest scheduled start, after its last execution.
+        ids = {"account_id": DEMO_ACCOUNT, "region": labels["region"]}
+        plan = {**ids, "restore_testing_plan_name": MISSED_PLAN}
+        scheduled = _one(stack, "aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds",
+                         **plan)  # fmt: skip
+        executed = _one(stack, "aws_backup_restore_testing_plan_last_execution_timestamp_seconds",
+                        **plan)  # fmt: skip
+        assert float(alert["value"]) == float(scheduled["value"][1])
+        assert float(executed["value"][1]) < float(scheduled["value"][1])
+    # Never pending, at any evaluation, for the healthy plan.
+    healthy = stack.query(
+        f'max_over_time(ALERTS{{alertname="{MISSED_RUN}", '
+        f'restore_testing_plan_name!="{MISSED_PLAN}"}}[1h])'
+    )
+    assert healthy == [], healthy
+    for region in DEMO_REGIONS:
+        _one(stack, "aws_backup_restore_testing_plan_info", account_id=DEMO_ACCOUNT,
+             region=region, restore_testing_plan_name=HEALTHY_PLAN)  # fmt: skip
+
+
 def test_no_alert_ever_names_a_healthy_job_and_no_other_alert_fires(stack):
     """Runs after the alert tests: by then Prometheus has evaluated the rules every second for
     over a minute. ALERTS over the whole run holds every pending or firing alert there was."""
@@ -514,14 +565,22 @@ def test_no_alert_ever_names_a_healthy_job_and_no_other_alert_fires(stack):
 
     stack.eventually(failed_alert_firing, FIRING_TIMEOUT, "firing AwsBackupRestoreJobFailed")
     ever = stack.query(
-        "max by (alertname, alertstate, region, restore_job_id) (max_over_time(ALERTS[1h]))"
+        "max by (alertname, alertstate, region, restore_job_id, restore_testing_plan_name) ("
+        "max_over_time(ALERTS[1h]))"
     )
     unhealthy = _unhealthy_job_ids(stack)  # after ALERTS: failures are final, so no race
     per_job = [s["metric"] for s in ever if "restore_job_id" in s["metric"]]
+    # The missed plan's alert, for that plan only (the test above checks it in detail).
+    missed_runs = {
+        s["metric"].get("restore_testing_plan_name")
+        for s in ever
+        if s["metric"]["alertname"] == MISSED_RUN
+    }
+    assert missed_runs <= {MISSED_PLAN}, missed_runs
     others = {
         (s["metric"]["alertname"], s["metric"]["alertstate"])
         for s in ever
-        if "restore_job_id" not in s["metric"]
+        if "restore_job_id" not in s["metric"] and s["metric"]["alertname"] != MISSED_RUN
     }
     for labels in per_job:
         if labels["alertname"] == "AwsBackupRestoreExporterJobLookupFailed":
@@ -530,8 +589,9 @@ def test_no_alert_ever_names_a_healthy_job_and_no_other_alert_fires(stack):
         job = (labels["region"], labels["restore_job_id"])
         assert labels["restore_job_id"] not in HEALTHY_SEEDED, labels
         assert job in unhealthy, f"{labels['alertname']} for a healthy job: {labels}"
-    # Plans have successful validations; targets are up; nothing is throttled: none of the
-    # alerts without a job ID may have been pending even once. Except one: Prometheus evaluates
+    # Plans have successful validations and recent successes; targets and sources are up;
+    # nothing is throttled: none of the other alerts without a job ID may have been pending even
+    # once. Except one: Prometheus evaluates
     # the rules from its start, some seconds before its first scrape, so the exporter's absence
     # was true (pending) then; it must never have fired, and be over now.
     assert others <= {("AwsBackupRestoreExporterAbsent", "pending")}, others
