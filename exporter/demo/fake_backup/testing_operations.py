@@ -6,9 +6,15 @@ DescribeProtectedResource and ListProtectedResources.
 Each handler maps what the store refuses onto the error its operation declares: a rule broken
 (``testing_rules.Refused``) answers with the code the rule names; an unknown plan or selection
 with ResourceNotFoundException, except for DeleteRestoreTestingPlan, whose model declares only
-InvalidRequestException (and ServiceUnavailableException). Lists are by name (resources by ARN);
-their NextToken is a cursor, the last name returned, good only for the query it came from (as
-ListRestoreJobs' in ``query``). AWS documents no default page size: the model's maximum, 1000.
+InvalidRequestException and ServiceUnavailableException (Terraform's AWS provider expects
+ResourceNotFoundException there; the fake keeps to the model). ConflictException ("until it
+finishes performing a previous action") and CreateRestoreTestingPlan's LimitExceededException
+(an account quota) are declared too, but the fake has no action in progress and no quota: only
+``FakeBackup.fail_next`` sends them.
+
+Lists are by name (resources by ARN); their NextToken is a cursor, the last name returned, good
+only for the query it came from (as ListRestoreJobs' in ``query``). AWS documents no default
+page size: the model's maximum, 1000.
 """
 
 from __future__ import annotations
