@@ -100,6 +100,7 @@ class HttpServer:
             asyncio.run(self._serve())
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._started.set()  # so that shutdown() never waits for a loop that failed to start
             self._done.set()
 
     def shutdown(self) -> None:
