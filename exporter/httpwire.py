@@ -15,13 +15,10 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from exporter import __version__
-
 _METHOD = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
 _HEADER_NAME = _METHOD
 _VERSION = re.compile(rb"^HTTP/[0-9]\.[0-9]$")
 _VERSIONS = (b"HTTP/1.0", b"HTTP/1.1")
-SERVER = f"aws-backup-restore-exporter/{__version__}"
 
 
 class BadRequestError(Exception):
@@ -127,11 +124,13 @@ def environ(
 def response_bytes(
     status: str, headers: Iterable[tuple[str, str]], body: bytes, head_only: bool, close: bool
 ) -> bytes:
-    """Status line, headers (Content-Length added when the app gave none) and body."""
+    """Status line, headers (Content-Length added when the app gave none) and body. No Server
+    header, as Go's net/http sends none: the version is for /metrics' build info, not for
+    anyone who can open the port."""
     fixed = [(k, v) for k, v in headers if k.lower() not in ("connection", "date", "server")]
     if not any(k.lower() == "content-length" for k, _ in fixed):
         fixed.append(("Content-Length", str(len(body))))
-    fixed += [("Date", formatdate(usegmt=True)), ("Server", SERVER)]
+    fixed.append(("Date", formatdate(usegmt=True)))
     if close:
         fixed.append(("Connection", "close"))
     lines = [f"HTTP/1.1 {status}\r\n"] + [f"{k}: {v}\r\n" for k, v in fixed] + ["\r\n"]

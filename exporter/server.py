@@ -226,6 +226,7 @@ class HttpServer:
         finally:
             self.in_flight -= 1
         head_only = request.method == "HEAD"
+        log.debug("%s %s %s: %s", env["REMOTE_ADDR"], request.method, env["PATH_INFO"], status)
         await self._send(writer, response_bytes(status, headers, data, head_only, not keep))
         return keep
 

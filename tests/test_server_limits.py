@@ -200,4 +200,5 @@ def test_the_metrics_app_is_served_unchanged(start, make_exporter):
     status, headers, body = fetch(url + "/metrics?name[]=aws_backup_restore_exporter_build_info")
     assert status == 200
     assert int(headers["Content-Length"]) == len(body)
+    assert headers["Server"] is None  # the version is not told to whoever opens the port
     assert body.count(b"aws_backup_restore_exporter_build_info{") == 1
