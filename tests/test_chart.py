@@ -892,6 +892,22 @@ def test_a_mounted_certificate_fills_in_the_web_config_paths_unless_set():
     assert tls["cert_file"] == "/elsewhere/server.crt"
 
 
+def test_a_certificate_alone_turns_tls_on():
+    values = {**minimal(), "webConfig": {"certificate": {"existingSecret": "exporter-tls"}}}
+    objects = render(values)
+    assert yaml.safe_load(_web_yml(objects)) == {
+        "tls_server_config": {
+            "cert_file": f"{SECRETS_DIR}/tls/tls.crt",
+            "key_file": f"{SECRETS_DIR}/tls/tls.key",
+        }
+    }
+    exporter = container(objects)
+    assert build_parser().parse_args(exporter["args"]).web_config_file == (
+        f"{SECRETS_DIR}/web/web.yml"
+    )
+    assert exporter["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+
+
 @pytest.mark.parametrize("name", sorted(WEB_CONFIG_SHAPES))
 def test_service_monitor_scheme_tls_config_and_basic_auth_match_the_web_config(name):
     values, objects = _web_shape(name)

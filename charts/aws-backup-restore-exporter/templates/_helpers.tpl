@@ -116,10 +116,19 @@ ConfigMap of the user's own.
 {{- end }}
 
 {{/*
-"true" when the exporter runs with --web.config.file.
+"true" when the exporter runs with --web.config.file: a web config, or a certificate alone
+(which turns TLS on).
 */}}
 {{- define "aws-backup-restore-exporter.webConfig.enabled" -}}
-{{- if or .Values.webConfig.existingSecret .Values.webConfig.inline }}true{{ end }}
+{{- if or .Values.webConfig.existingSecret .Values.webConfig.inline (include "aws-backup-restore-exporter.webConfig.certSecretName" .) }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the chart writes the web config Secret itself (from inline, or for a certificate
+alone).
+*/}}
+{{- define "aws-backup-restore-exporter.webConfig.chartSecret" -}}
+{{- if and (include "aws-backup-restore-exporter.webConfig.enabled" .) (not .Values.webConfig.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -159,7 +168,7 @@ its cert_file and key_file unless it has its own.
 {{- define "aws-backup-restore-exporter.webConfig.tls" -}}
 {{- if .Values.webConfig.existingSecret }}
 {{- if .Values.webConfig.tls }}true{{ end }}
-{{- else if .Values.webConfig.inline }}
+{{- else if include "aws-backup-restore-exporter.webConfig.chartSecret" . }}
 {{- if hasKey (include "aws-backup-restore-exporter.webConfig.inline" . | fromYaml) "tls_server_config" }}true{{ end }}
 {{- end }}
 {{- end }}
