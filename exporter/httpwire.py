@@ -122,7 +122,12 @@ def environ(
 
 
 def response_bytes(
-    status: str, headers: Iterable[tuple[str, str]], body: bytes, head_only: bool, close: bool
+    status: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    head_only: bool,
+    close: bool,
+    http10: bool = False,
 ) -> bytes:
     """Status line, headers (Content-Length added when the app gave none) and body. No Server
     header, as Go's net/http sends none: the version is for /metrics' build info, not for
@@ -133,6 +138,8 @@ def response_bytes(
     fixed.append(("Date", formatdate(usegmt=True)))
     if close:
         fixed.append(("Connection", "close"))
+    elif http10:  # an HTTP/1.0 client asked to keep the connection: it must hear that we do
+        fixed.append(("Connection", "keep-alive"))
     lines = [f"HTTP/1.1 {status}\r\n"] + [f"{k}: {v}\r\n" for k, v in fixed] + ["\r\n"]
     return "".join(lines).encode("latin-1") + (b"" if head_only else body)
 

@@ -227,7 +227,9 @@ class HttpServer:
             self.in_flight -= 1
         head_only = request.method == "HEAD"
         log.debug("%s %s %s: %s", env["REMOTE_ADDR"], request.method, env["PATH_INFO"], status)
-        await self._send(writer, response_bytes(status, headers, data, head_only, not keep))
+        http10 = request.version == b"HTTP/1.0"
+        answer = response_bytes(status, headers, data, head_only, not keep, http10)
+        await self._send(writer, answer)
         return keep
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:

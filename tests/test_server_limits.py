@@ -135,6 +135,17 @@ def test_requests_the_server_will_not_read_get_a_4xx_and_a_close(start, raw, sta
     assert b"Connection: close" in answer
 
 
+def test_an_http10_client_that_asks_for_keep_alive_is_told_it_has_it(start):
+    server, _ = start()
+    with connect(server) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            answer = sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+            assert b"Connection: keep-alive" in answer
+    assert b"Connection: close" in exchange(server, b"GET /a HTTP/1.0\r\n\r\n")
+
+
 def test_a_body_on_get_is_read_and_ignored(start):
     server, _ = start()
     raw = b"GET /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.0\r\n\r\n"
