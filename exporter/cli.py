@@ -229,7 +229,9 @@ def serve(
         def apply(new: WebConfig) -> None:
             server.site = site_for(metrics_app, new, budget)
 
-        WebReloader(args.web_config_file, web, apply).run(settings.reload_interval, stop)
+        reloader = WebReloader(args.web_config_file, web, apply)
+        metrics_app.web_config_status = reloader.status
+        reloader.run(settings.reload_interval, stop)
     thread = serve_in_thread(server)
     try:
         while not stop.wait(1.0):

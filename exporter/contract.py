@@ -7,7 +7,7 @@ the tests, so none of them can name a metric that does not exist or miss one tha
 from __future__ import annotations
 
 from exporter.families import Family
-from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES
+from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES, WEB_CONFIG_FAMILIES
 from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES
 from exporter.restore_testing_families import (
     PLAN_FAMILIES,
@@ -24,5 +24,6 @@ ALL_FAMILIES: tuple[Family, ...] = (  # type: ignore[type-arg]  # one type per g
     SUCCESS_FAMILY,
     PROTECTED_RESOURCE_FAMILY,
     *TARGET_FAMILIES,
+    *WEB_CONFIG_FAMILIES,
     BUILD_INFO_FAMILY,
 )

@@ -25,7 +25,12 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter.families import RenderContext, metrics
-from exporter.health_families import BUILD, BUILD_INFO_FAMILY, TARGET_FAMILIES
+from exporter.health_families import (
+    BUILD,
+    BUILD_INFO_FAMILY,
+    TARGET_FAMILIES,
+    WEB_CONFIG_FAMILIES,
+)
 from exporter.job_families import (
     AGGREGATE_FAMILY,
     JOB_FAMILIES,
@@ -138,6 +143,7 @@ def scrape_metrics(scrape: Scrape) -> list[Metric]:
         SUCCESS_FAMILY.metric(scrape.successes(), context),
         PROTECTED_RESOURCE_FAMILY.metric(scrape.protected_resources(), context),
         *metrics(TARGET_FAMILIES, scrape.health, context),
+        *metrics(WEB_CONFIG_FAMILIES, [scrape.web_config] if scrape.web_config else [], context),
         BUILD_INFO_FAMILY.metric([BUILD], context),
     ]
 

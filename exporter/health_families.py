@@ -15,7 +15,7 @@ import boto3
 from exporter import __version__
 from exporter.aws_errors import TARGET_DOWN_REASONS
 from exporter.families import Family, Identity, RenderContext, Sample, present, state_set
-from exporter.store import TargetHealth
+from exporter.store import ReloadStatus, TargetHealth
 
 TARGET_LABELS = ("target", "region")
 BY_TARGET: Identity[TargetHealth] = Identity(TARGET_LABELS, lambda h: (h.name, h.region))
@@ -152,4 +152,23 @@ BUILD_INFO_FAMILY: Family[BuildInfo] = Family(
     "Constant 1; the exporter's version and that of its Python and boto3.",
     ("version", "python_version", "boto3_version"),
     lambda info, _: iter([((info.version, info.python_version, info.boto3_version), 1.0)]),
+)
+
+
+WEB_CONFIG_FAMILIES: tuple[Family[ReloadStatus], ...] = (
+    Family(
+        "aws_backup_restore_exporter_web_config_last_reload_successful",
+        "gauge",
+        "1 if the last reload of --web.config.file (and the certificates it names) succeeded, 0 "
+        "if it failed and the last good configuration is still served.",
+        (),
+        lambda status, _: present(1.0 if status.successful else 0.0),
+    ),
+    Family(
+        "aws_backup_restore_exporter_web_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "When the web configuration last loaded successfully (Unix time; start-up counts).",
+        (),
+        lambda status, _: present(status.last_success_timestamp),
+    ),
 )

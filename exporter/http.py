@@ -12,6 +12,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +20,7 @@ from exporter import __version__
 from exporter.exposition import JobTextCache, maybe_gzip, render_scrape
 from exporter.scheduler import Exporter
 from exporter.server import HttpServer, Limits, PeerCheck, Site, bind
+from exporter.store import ReloadStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class MetricsApp:
         self.extra_registry = extra_registry  # process/platform/gc collectors, when asked for
         metrics = exporter.config.metrics
         self._cache = JobTextCache(metrics.message_max_length) if metrics.per_job else None
+        # How the web config's last reload went, once reloading is on (cli.serve sets it).
+        self.web_config_status: Callable[[], ReloadStatus] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -63,6 +67,8 @@ class MetricsApp:
     def _metrics(self, environ: dict[str, Any]) -> Response:
         names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
         scrape = self.exporter.scrape()
+        if self.web_config_status is not None:
+            scrape = replace(scrape, web_config=self.web_config_status())
         extra = self.extra_registry.collect() if self.extra_registry is not None else ()
         chunks, content_type = render_scrape(
             scrape, self._cache, environ.get("HTTP_ACCEPT"), names, extra

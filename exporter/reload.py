@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from exporter.server import Site, WsgiApp
+from exporter.store import ReloadStatus
 from exporter.webauth import BcryptBudget, secure_app
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -66,7 +68,14 @@ class WebReloader:
         self._seen = _fingerprint(self._files)
         self.reloads = 0
         self.failures = 0
-        self.last_reload_successful = True
+        self._status = ReloadStatus(True, time.time())
+
+    @property
+    def last_reload_successful(self) -> bool:
+        return self._status.successful
+
+    def status(self) -> ReloadStatus:
+        return self._status
 
     def check(self) -> bool:
         """Reload if anything changed; True when a new config was swapped in."""
@@ -80,7 +89,7 @@ class WebReloader:
             web = load_web_config(self.path)
         except WebConfigError as error:
             self.failures += 1
-            self.last_reload_successful = False
+            self._status = ReloadStatus(False, self._status.last_success_timestamp)
             log.error("web config reload failed, still serving the last good one: %s", error)
             return False
         self._files = _files(self.path, web)
@@ -88,7 +97,7 @@ class WebReloader:
         self._apply(web)
         self.current = web
         self.reloads += 1
-        self.last_reload_successful = True
+        self._status = ReloadStatus(True, time.time())
         tls = "off" if web.tls is None else f"on, client auth {web.tls.client_auth_type}"
         log.info(
             "web config reloaded: TLS %s, basic auth users: %d", tls, len(web.basic_auth_users)

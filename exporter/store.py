@@ -63,12 +63,21 @@ class TargetHealth:
 
 
 @dataclass(frozen=True)
+class ReloadStatus:
+    """How the web config's last reload went, for ``..._web_config_last_reload_*``."""
+
+    successful: bool
+    last_success_timestamp: float  # the start counts as the first successful load
+
+
+@dataclass(frozen=True)
 class Scrape:
     """Everything one scrape shows."""
 
     now: float
     snapshots: tuple[TargetSnapshot, ...]
     health: tuple[TargetHealth, ...]
+    web_config: ReloadStatus | None = None  # with --web.config.file and reloading on
 
     def exposed_jobs(self) -> Iterator[RestoreJob]:
         """Per-job series to expose: each job once, even if two targets both see it."""

@@ -9,6 +9,7 @@ families, in order, exactly as /metrics shows it.
 from __future__ import annotations
 
 import platform
+from dataclasses import replace
 from textwrap import dedent
 
 import boto3
@@ -26,7 +27,7 @@ from exporter.plans import (
     RestoreTestingView,
     Selection,
 )
-from exporter.store import Scrape, TargetHealth, TargetSnapshot
+from exporter.store import ReloadStatus, Scrape, TargetHealth, TargetSnapshot
 from tests.tables import cases
 
 NOW = 1_700_000_600.0
@@ -334,6 +335,20 @@ CASES = {
         aws_backup_restore_exporter_syncs_total{kind="incremental",result="failure",target="main"} 2.0
         aws_backup_restore_exporter_restore_job_lookup_errors{reason="not_found",restore_job_id="gone",target="main"} 1.0
         """,
+    ),
+    "a broken web-config renewal: 0, and when the last good one loaded": (
+        replace(scrape(), web_config=ReloadStatus(False, 1_699_990_000.0)),
+        ["aws_backup_restore_exporter_web_config_last_reload_successful",
+         "aws_backup_restore_exporter_web_config_last_reload_success_timestamp_seconds"],
+        """
+        aws_backup_restore_exporter_web_config_last_reload_successful 0.0
+        aws_backup_restore_exporter_web_config_last_reload_success_timestamp_seconds 1.69999e+09
+        """,
+    ),
+    "no web config reloading: no reload series": (
+        scrape(),
+        ["aws_backup_restore_exporter_web_config_last_reload_successful"],
+        "",
     ),
     "build info": (
         scrape(),

@@ -10,6 +10,7 @@ import ssl
 import threading
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.http import make_http_server
 from exporter.reload import WebReloader, site_for
@@ -105,7 +106,18 @@ def test_users_and_headers_change_without_a_restart(served):
     assert (status, headers["X-Frame-Options"]) == (200, "deny")
 
 
-def test_the_command_line_picks_up_a_renewed_certificate(backup, tmp_path):
+def reload_successful(url, context):
+    """..._web_config_last_reload_successful as /metrics shows it."""
+    status, _, body = fetch(url + "/metrics", context=context)
+    assert status == 200
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if sample.name == "aws_backup_restore_exporter_web_config_last_reload_successful":
+                return sample.value
+    return None
+
+
+def test_the_command_line_picks_up_a_renewed_certificate_and_reports_a_broken_one(backup, tmp_path):
     certs = write_cert_files(tmp_path / "tls")
     web = certs.path("web.yml")
     web.write_text(WEB)
@@ -119,5 +131,9 @@ def test_the_command_line_picks_up_a_renewed_certificate(backup, tmp_path):
         assert served_name(certs, exporter.port) == "localhost"
         renew_server_cert(certs, "renewed")
         wait_until(lambda: served_name(certs, exporter.port) == "renewed", timeout=20)
+        assert reload_successful(exporter.url, context) == 1
+        certs.path("server.key").write_bytes(certs.path("other.key").read_bytes())  # half-renewed
+        wait_until(lambda: reload_successful(exporter.url, context) == 0, timeout=20)
+        assert served_name(certs, exporter.port) == "renewed"  # the last good one, still
     assert exporter.stop() == 0
     assert "web config reloaded: TLS on" in exporter.stderr()
