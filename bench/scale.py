@@ -66,14 +66,9 @@ _SAMPLE = re.compile(rb"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^\n]*\})? (\S+)", re.MULT
 # -- the process under test ----------------------------------------------------------------
 
 
-def run_worker(kind: str, endpoint: str, backlog: int | None = None) -> None:
+def run_worker(kind: str, endpoint: str) -> None:
     """Serve one exporter on 127.0.0.1 (a free port); print the port; serve until killed."""
     from exporter.http import make_http_server
-
-    if backlog:  # diagnostic only: prometheus-client's server listens with a backlog of 5
-        from prometheus_client.exposition import ThreadingWSGIServer
-
-        ThreadingWSGIServer.request_queue_size = backlog
 
     if kind == "exporter":
         from exporter.config import parse_config
@@ -96,7 +91,7 @@ def run_worker(kind: str, endpoint: str, backlog: int | None = None) -> None:
 class Worker:
     """An exporter process started by this script (and only ever stopped by its own pid)."""
 
-    def __init__(self, kind: str, endpoint: str, backlog: int | None = None) -> None:
+    def __init__(self, kind: str, endpoint: str) -> None:
         env = offline_environ(os.environ, PYTHONPATH=str(ROOT))
         self.process = subprocess.Popen(
             [
@@ -106,7 +101,6 @@ class Worker:
                 kind,
                 "--endpoint",
                 endpoint,
-                *(["--server-backlog", str(backlog)] if backlog else []),
             ],
             stdout=subprocess.PIPE,
             env=env,
@@ -277,7 +271,7 @@ def measure(
             generate_jobs(jobs, seed=args.seed, cleanup_after_seconds=args.cleanup_hours * 3600),
             seed=args.seed,
         )
-        return Worker(kind, endpoint, args.server_backlog)
+        return Worker(kind, endpoint)
 
     # Run 1: cold, warm scrapes, then warm concurrency; peak RSS at the end.
     worker = fresh_worker()
@@ -524,13 +518,6 @@ def main() -> None:
         "tests (default: %(default)s)",
     )
     parser.add_argument(
-        "--server-backlog",
-        type=int,
-        default=None,
-        help="diagnostic: listen backlog of both exporters' HTTP server "
-        "(default: unchanged, 5 in prometheus-client's server)",
-    )
-    parser.add_argument(
         "--json",
         type=Path,
         default=ROOT / "bench" / "results" / "scale.json",
@@ -540,7 +527,7 @@ def main() -> None:
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, args.endpoint, args.server_backlog)
+        run_worker(args.worker, args.endpoint)
         return
 
     sizes = [int(size) for size in args.sizes.split(",")]
