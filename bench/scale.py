@@ -52,14 +52,6 @@ from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 KINDS = ("exporter", "naive")
 LABELS = {"exporter": "this exporter", "naive": "naive"}
 SCRAPE_TIMEOUT = 120.0
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
 _SAMPLE = re.compile(rb"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^\n]*\})? (\S+)", re.MULTILINE)
 
 

@@ -55,14 +55,6 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
 PASSWORD = "soak-password"
 _JOBS_HELD = re.compile(rb"^aws_backup_restore_exporter_target_jobs\{[^}]*\} (\S+)", re.MULTILINE)
 
