@@ -14,19 +14,11 @@ from textwrap import dedent
 
 import boto3
 
-from exporter import __version__
+from exporter import __version__, plans
 from exporter.config import TargetConfig
 from exporter.contract import ALL_FAMILIES
 from exporter.exposition import JobTextCache, render_scrape
 from exporter.model import RestoreJob
-from exporter.plans import (
-    Plan,
-    PlanSuccess,
-    ProtectedResource,
-    ProtectedResourcesView,
-    RestoreTestingView,
-    Selection,
-)
 from exporter.store import ReloadStatus, Scrape, TargetHealth, TargetSnapshot
 from tests.tables import cases
 
@@ -54,19 +46,19 @@ def health(name: str = "main", **fields: object) -> TargetHealth:
 def scrape(
     jobs: list[RestoreJob] = (),
     healths: list[TargetHealth] = (),
-    testing: RestoreTestingView | None = None,
-    resources: list[ProtectedResource] = (),
+    testing: plans.RestoreTestingView | None = None,
+    resources: list[plans.ProtectedResource] = (),
 ) -> Scrape:
     table = {j.restore_job_id: j for j in jobs}
     snapshot = TargetSnapshot(
         TargetConfig("main", "us-east-1"), table, table, True, None, NOW, False, {}, 0,
-        testing or RestoreTestingView(),
-        ProtectedResourcesView({r.arn: r for r in resources}),
+        testing or plans.RestoreTestingView(),
+        plans.ProtectedResourcesView({r.arn: r for r in resources}),
     )  # fmt: skip
     return Scrape(NOW, (snapshot,), tuple(healths))
 
 
-def plan(name: str = "daily", **fields: object) -> Plan:
+def plan(name: str = "daily", **fields: object) -> plans.Plan:
     data = {
         "RestoreTestingPlanName": name,
         "ScheduleExpression": "cron(0 5 ? * * *)",
@@ -74,16 +66,16 @@ def plan(name: str = "daily", **fields: object) -> Plan:
         "CreationTime": 1_690_000_000.0,
         **fields,
     }
-    return Plan.from_api(data, "us-east-1")  # fmt: skip
+    return plans.Plan.from_api(data, "us-east-1")  # fmt: skip
 
 
 DAILY = plan(LastExecutionTime=1_699_938_100.0)
 BERLIN = plan("berlin", ScheduleExpressionTimezone="Europe/Berlin", StartWindowHours=2)
-RDS = Selection.from_api(
+RDS = plans.Selection.from_api(
     {"RestoreTestingSelectionName": "rds", "ProtectedResourceType": "RDS",
      "IamRoleArn": "arn:aws:iam::111122223333:role/T", "ValidationWindowHours": 12}, DAILY,
 )  # fmt: skip
-EBS = Selection.from_api(
+EBS = plans.Selection.from_api(
     {"RestoreTestingSelectionName": "ebs", "ProtectedResourceType": "EBS",
      "IamRoleArn": "arn:aws:iam::111122223333:role/T"}, DAILY,
 )  # fmt: skip
@@ -216,7 +208,7 @@ CASES = {
         """,
     ),
     "restore testing plans: info, last run (absent if it never ran), schedule in its zone": (
-        scrape(testing=RestoreTestingView((DAILY, BERLIN))),
+        scrape(testing=plans.RestoreTestingView((DAILY, BERLIN))),
         ["aws_backup_restore_testing_plan_info",
          "aws_backup_restore_testing_plan_last_execution_timestamp_seconds",
          "aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds",
@@ -235,7 +227,7 @@ CASES = {
         """,
     ),
     "a schedule we cannot read: no scheduled series, the rest as usual": (
-        scrape(testing=RestoreTestingView((plan("odd", ScheduleExpression="rate(1 day)"),))),
+        scrape(testing=plans.RestoreTestingView((plan("odd", ScheduleExpression="rate(1 day)"),))),
         ["aws_backup_restore_testing_plan_last_scheduled_timestamp_seconds",
          "aws_backup_restore_testing_plan_next_scheduled_timestamp_seconds",
          "aws_backup_restore_testing_plan_start_window_seconds"],
@@ -244,7 +236,7 @@ CASES = {
         """,
     ),
     "selections: what each restores; a validation window only where AWS gives one": (
-        scrape(testing=RestoreTestingView((DAILY,), (RDS, EBS))),
+        scrape(testing=plans.RestoreTestingView((DAILY,), (RDS, EBS))),
         ["aws_backup_restore_testing_selection_info",
          "aws_backup_restore_testing_selection_validation_window_seconds"],
         """
@@ -254,8 +246,8 @@ CASES = {
         """,
     ),
     "last success per plan and resource type": (
-        scrape(testing=RestoreTestingView((DAILY,), (), (PlanSuccess(DAILY, "EBS", 1_699_940_000.0),
-                                                        PlanSuccess(DAILY, "RDS", 1_699_000_000.0)))),
+        scrape(testing=plans.RestoreTestingView((DAILY,), (), (plans.PlanSuccess(DAILY, "EBS", 1_699_940_000.0),
+                                                        plans.PlanSuccess(DAILY, "RDS", 1_699_000_000.0)))),
         ["aws_backup_restore_testing_plan_last_success_timestamp_seconds"],
         """
         aws_backup_restore_testing_plan_last_success_timestamp_seconds{account_id="111122223333",region="us-east-1",resource_type="EBS",restore_testing_plan_name="daily"} 1.69994e+09
@@ -264,10 +256,10 @@ CASES = {
     ),
     "protected resources: last restore, absent for one never restored": (
         scrape(resources=[
-            ProtectedResource.from_api({"ResourceArn": "arn:aws:ec2:us-east-1:111122223333:volume/vol-1",
+            plans.ProtectedResource.from_api({"ResourceArn": "arn:aws:ec2:us-east-1:111122223333:volume/vol-1",
                                         "ResourceType": "EBS",
                                         "LatestRestoreJobCreationDate": 1_699_000_000.0}, "us-east-1"),
-            ProtectedResource.from_api({"ResourceArn": "arn:aws:rds:us-east-1:111122223333:db:x",
+            plans.ProtectedResource.from_api({"ResourceArn": "arn:aws:rds:us-east-1:111122223333:db:x",
                                         "ResourceType": "RDS"}, "us-east-1"),
         ]),
         ["aws_backup_protected_resource_last_restore_timestamp_seconds"],

@@ -6,7 +6,6 @@ web/handler_test.go's requests, allowed and rejected as there."""
 from __future__ import annotations
 
 import base64
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import yaml
 
 from exporter.webauth import BcryptBudget, secure_app
 from exporter.webconfig import WebConfigError, load_web_config
-from tests.tls_certs import write_cert_files
+from tests.tls_certs import with_cert_files
 
 FOLDER = Path(__file__).parent / "fixtures" / "webconfig" / "toolkit"
 EXPECTED = yaml.safe_load((FOLDER / "expectations.yaml").read_text())
@@ -25,11 +24,7 @@ DIFFERENCES = DOCS.split("## Differences from exporter-toolkit", 1)[1]
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("toolkit")
-    write_cert_files(folder)
-    for fixture in FOLDER.glob("*.yml"):
-        shutil.copy(fixture, folder / fixture.name)
-    return folder
+    return with_cert_files(tmp_path_factory.mktemp("toolkit"), FOLDER)
 
 
 def outcome(path: Path) -> str:

@@ -4,7 +4,6 @@ file refused at start-up with one line naming the key."""
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 
 from exporter.webconfig import WebConfigError, load_web_config, parse_web_config
 from tests.processes import run_exporter
-from tests.tls_certs import write_cert_files
+from tests.tls_certs import with_cert_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webconfig"
 CONFIG_FIXTURES = Path(__file__).parent / "fixtures" / "config"
@@ -24,14 +23,9 @@ INVALID = yaml.safe_load((FIXTURES / "invalid-errors.yaml").read_text())  # fixt
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """The fixtures copied next to freshly made certificates (the fixtures name them relatively)."""
-    folder = tmp_path_factory.mktemp("webconfig")
-    write_cert_files(folder)
-    for fixture in FIXTURES.glob("*.yml"):
-        shutil.copy(fixture, folder / fixture.name)
+    folder = with_cert_files(tmp_path_factory.mktemp("webconfig"), FIXTURES)
     (folder / "invalid").mkdir()
-    write_cert_files(folder / "invalid")
-    for fixture in (FIXTURES / "invalid").glob("*.yml"):
-        shutil.copy(fixture, folder / "invalid" / fixture.name)
+    with_cert_files(folder / "invalid", FIXTURES / "invalid")
     return folder
 
 

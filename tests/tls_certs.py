@@ -152,3 +152,12 @@ def renew_server_cert(files: CertFiles, common_name: str) -> None:
     renewed = issue(files.ca, common_name, server=True, dns=("localhost",), ips=("127.0.0.1",))
     files.path("server.key").write_bytes(renewed.key_pem())
     files.path("server.crt").write_bytes(renewed.cert_pem())
+
+
+def with_cert_files(folder: Path, fixtures: Path) -> Path:
+    """``folder`` with fresh certificates and a copy of every ``*.yml`` fixture of ``fixtures``
+    (web-config fixtures name their certificate files relatively)."""
+    write_cert_files(folder)
+    for fixture in fixtures.glob("*.yml"):
+        (folder / fixture.name).write_bytes(fixture.read_bytes())
+    return folder
