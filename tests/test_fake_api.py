@@ -159,14 +159,21 @@ def test_absent_fields_are_left_out(backup):
     }
 
 
-def test_unknown_id_raises_resource_not_found(backup):
-    backup_client = client(backup)
+def describe_unknown_job(backup_client: Any) -> ClientError:
+    """DescribeRestoreJob of an ID the fake does not have: the ResourceNotFoundException AWS
+    sends (400, naming the ID), as botocore parses it."""
     with pytest.raises(backup_client.exceptions.ResourceNotFoundException) as caught:
         backup_client.describe_restore_job(RestoreJobId="no-such-job")
     response = caught.value.response
     assert response["Error"]["Code"] == "ResourceNotFoundException"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "no-such-job" in response["Error"]["Message"]
+    error: ClientError = caught.value
+    return error
+
+
+def test_unknown_id_raises_resource_not_found(backup):
+    describe_unknown_job(client(backup))
 
 
 def test_job_ids_that_need_encoding_in_the_path_are_found(backup):
@@ -175,48 +182,29 @@ def test_job_ids_that_need_encoding_in_the_path_are_found(backup):
         assert client(backup).describe_restore_job(RestoreJobId=job_id)["RestoreJobId"] == job_id
 
 
+def put_ended(
+    job_id: str, kind: str, status: str, hours_ago: tuple[int, int], **fields: Any
+) -> None:
+    """A job of ``kind`` that was created and completed these many hours before T."""
+    created, completed = hours_ago
+    put(
+        RestoreJobId=job_id,
+        ResourceType=kind,
+        Status=status,
+        CreationDate=T - created * H,
+        CompletionDate=T - completed * H,
+        **fields,
+    )
+
+
 @pytest.fixture
 def filter_jobs(backup):
-    put(
-        RestoreJobId="old-ebs",
-        ResourceType="EBS",
-        Status="COMPLETED",
-        CreationDate=T - 48 * H,
-        CompletionDate=T - 47 * H,
-    )
-    put(
-        RestoreJobId="mid-rds",
-        ResourceType="RDS",
-        Status="FAILED",
-        AccountId="111111111111",
-        CreationDate=T - 10 * H,
-        CompletionDate=T - 9 * H,
-    )
+    put_ended("old-ebs", "EBS", "COMPLETED", (48, 47))
+    put_ended("mid-rds", "RDS", "FAILED", (10, 9), AccountId="111111111111")
     put(RestoreJobId="new-s3", ResourceType="S3", Status="RUNNING", CreationDate=T - H)
-    put(
-        RestoreJobId="test-ebs",
-        ResourceType="EBS",
-        Status="COMPLETED",
-        CreationDate=T - 5 * H,
-        CompletionDate=T - 4 * H,
-        CreatedBy={"RestoreTestingPlanArn": PLAN},
-    )
-    put(
-        RestoreJobId="parent",
-        ResourceType="Aurora",
-        Status="COMPLETED",
-        IsParent=True,
-        CreationDate=T - 20 * H,
-        CompletionDate=T - 18 * H,
-    )
-    put(
-        RestoreJobId="child",
-        ResourceType="Aurora",
-        Status="COMPLETED",
-        ParentJobId="parent",
-        CreationDate=T - 20 * H,
-        CompletionDate=T - 19 * H,
-    )
+    put_ended("test-ebs", "EBS", "COMPLETED", (5, 4), CreatedBy={"RestoreTestingPlanArn": PLAN})
+    put_ended("parent", "Aurora", "COMPLETED", (20, 18), IsParent=True)
+    put_ended("child", "Aurora", "COMPLETED", (20, 19), ParentJobId="parent")
     return backup
 
 

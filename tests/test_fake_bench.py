@@ -19,6 +19,7 @@ from exporter.aws_errors import classify_error
 from exporter.config import parse_config
 from exporter.demo.fake_backup import FakeBackup, generate_jobs, plan_arns
 from exporter.scheduler import Exporter
+from tests.test_fake_api import describe_unknown_job
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 NOW = time.time()
@@ -164,17 +165,11 @@ def test_describe_round_trips_every_field(fake):
 
 def test_not_found_is_parsed_as_aws_sends_it(fake):
     backend, url = fake
-    client = _client(url)
-    with pytest.raises(client.exceptions.ResourceNotFoundException) as caught:
-        client.describe_restore_job(RestoreJobId="no-such-job")
-    response = caught.value.response
-    assert response["Error"]["Code"] == "ResourceNotFoundException"
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == (
+    error = describe_unknown_job(_client(url))
+    assert error.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == (
         "ResourceNotFoundException"
     )
-    assert "no-such-job" in response["Error"]["Message"]
-    assert classify_error(caught.value) == "not_found"
+    assert classify_error(error) == "not_found"
     assert backend.requests("DescribeRestoreJob") == 1
 
 

@@ -6,7 +6,8 @@ can give: the restore-job operations, the restore testing plan and selection ope
 the protected-resource ones (``OPERATIONS``: every one the fake serves), paginated lists, every
 filter, every job, plan, selection and protected resource of the demo population and of the
 benchmarks' generator, hostile strings, injected faults. The walker below then checks each one
-against the model on its own terms (it shares no code with the fake): the content type and
+against the model on its own terms (it shares no code with the fake; the statuses of AWS's
+common errors come from the fake's table, checked against AWS's page): the content type and
 request ID; for a success, the operation's output shape (types, required members, no unknown
 members, enums, patterns, lengths and ranges, timestamps as epoch seconds with millisecond
 precision), or no body at all for a 204 the model gives; for an error, the code in
@@ -22,7 +23,7 @@ import base64
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 from botocore.parsers import create_parser
 
-from exporter.demo.fake_backup import FakeBackup, generate_jobs
+from exporter.demo.fake_backup import FakeBackup, errors, generate_jobs
 from exporter.demo.scenario import DemoScenario
 from tests.test_fake_api import FULL_JOB, send
 
@@ -55,17 +56,17 @@ OPERATIONS = (
     "DescribeProtectedResource", "ListProtectedResources",
 )  # fmt: skip
 ACCOUNT, REGION = "123456789012", "us-east-1"
-# AWS Backup API reference, "Common Errors": the errors not in the model that the fake may send.
+# AWS Backup API reference, "Common Errors": the errors not in the model that the fake may send
+# (the traffic must show each), with the statuses of the fake's table of them (which has more);
+# test_common_errors_carry_the_statuses_aws_documents checks those against that page.
 COMMON_ERRORS = {
-    "AccessDeniedException": 400,
-    "IncompleteSignature": 400,
-    "InternalFailure": 500,
-    "InvalidAction": 400,
-    "InvalidClientTokenId": 403,
-    "MissingAuthenticationToken": 403,
-    "ServiceUnavailable": 503,
-    "ThrottlingException": 400,
-}
+    code: errors.COMMON_ERRORS[code]
+    for code in (
+        "AccessDeniedException", "IncompleteSignature", "InternalFailure", "InvalidAction",
+        "InvalidClientTokenId", "MissingAuthenticationToken", "ServiceUnavailable",
+        "ThrottlingException",
+    )
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -455,6 +456,16 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _refused(url: str, calls: list[Callable[[], Any]], raw: list[tuple[str, str, bytes]]) -> None:
+    """Each of ``calls`` raises a ClientError; each raw (method, target, body) is sent signed
+    (what a client never sends: the walker checks the answers)."""
+    for call in calls:
+        with pytest.raises(ClientError):
+            call()
+    for method, target, body in raw:
+        _signed(url, method, target, body)
+
+
 def _testing_errors(url: str) -> None:
     """What AWS refuses, one refusal of each kind the restore testing operations can give."""
     unchecked = _client(url, parameter_validation=False)
@@ -515,18 +526,15 @@ def _testing_errors(url: str) -> None:
         lambda: unchecked.list_protected_resources(MaxResults=1001),
         lambda: unchecked.list_protected_resources(NextToken="garbage!"),
     ]  # fmt: skip
-    for call in calls:
-        with pytest.raises(ClientError):
-            call()
-    for method, target, body in (
+    raw = [
         ("PUT", "/restore-testing/plans", b"not json"),
         ("PUT", "/restore-testing/plans", b'{"RestoreTestingPlan": []}'),
         ("PUT", "/restore-testing/plans/walked_0/selections", b"{}"),
         ("GET", "/restore-testing/plans/walked_0/selections?MaxResults=ten", b""),
         ("GET", "/resources/?maxResults=ten", b""),
         ("DELETE", "/resources/x", b""),
-    ):
-        _signed(url, method, target, body)
+    ]
+    _refused(url, calls, raw)
 
 
 def _client_errors(url: str) -> None:
@@ -543,10 +551,7 @@ def _client_errors(url: str) -> None:
         lambda: unchecked.start_restore_job(RecoveryPointArn="rp", Metadata={}, ResourceType="+"),
         lambda: _client(url, signature_version=UNSIGNED).list_restore_jobs(),
     ]
-    for call in calls:
-        with pytest.raises(ClientError):
-            call()
-    for method, target, body in (
+    raw = [
         ("GET", "/restore-jobs/?maxResults=ten", b""),
         ("GET", "/restore-jobs/?createdAfter=yesterday", b""),
         ("GET", "/restore-jobs/?completeBefore=2026-02-30T00:00:00Z", b""),
@@ -554,8 +559,8 @@ def _client_errors(url: str) -> None:
         ("PUT", "/restore-jobs", b'{"RecoveryPointArn": ["x"], "Metadata": {}}'),
         ("GET", "/restore-jobs/x/metadata", b""),
         ("GET", "/nowhere", b""),
-    ):
-        _signed(url, method, target, body)
+    ]
+    _refused(url, calls, raw)
     _signed(url, "GET", "/restore-jobs/", service="s3")
     send(f"{url}/restore-jobs/", "GET", {"Authorization": "AWS4-HMAC-SHA256 nonsense"})
 
@@ -627,6 +632,17 @@ def test_every_response_the_fake_sends_conforms_to_the_model(traffic):
         for problem in problems(seen)
     }
     assert not found, "\n".join(sorted(found))
+
+
+def test_common_errors_carry_the_statuses_aws_documents():
+    # AWS's "Common Errors" page: 403 for a missing or unknown credential, 500 and 503 for AWS's
+    # own failures, 400 for every other one the fake sends.
+    assert {code: status for code, status in COMMON_ERRORS.items() if status != 400} == {
+        "InternalFailure": 500,
+        "InvalidClientTokenId": 403,
+        "MissingAuthenticationToken": 403,
+        "ServiceUnavailable": 503,
+    }
 
 
 def test_the_traffic_covers_every_operation_and_every_error(traffic):

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 from typing import TYPE_CHECKING, Any
 
 from exporter.demo.fake_backup.records import Record, copied, normalised
+from exporter.demo.fake_backup.regions import Regions
 
 if TYPE_CHECKING:
     from exporter.demo.fake_backup.fields import Job
@@ -50,18 +50,13 @@ def restore_fields(latest: Job | None, completed: Job | None) -> Record:
     return fields
 
 
-class ProtectedResourceStore:
-    """Protected resources of every (account, region); restore fields read from ``jobs``.
-    Every method returns copies."""
+class ProtectedResourceStore(Regions[dict[str, Record]]):
+    """Protected resources of every (account, region), each a table by ARN; restore fields
+    read from ``jobs``. Every method returns copies."""
 
     def __init__(self, jobs: RestoreJobStore) -> None:
+        super().__init__(dict)
         self._jobs = jobs
-        self._lock = threading.RLock()
-        self._regions: dict[tuple[str, str], dict[str, Record]] = {}
-
-    def _table(self, account_id: str, region: str) -> dict[str, Record]:
-        """Call with the lock held."""
-        return self._regions.setdefault((account_id, region), {})
 
     def put(self, account_id: str, region: str, **fields: Any) -> str:
         """Create or replace a resource from members of DescribeProtectedResourceOutput (the
@@ -73,7 +68,7 @@ class ProtectedResourceStore:
         if "ResourceArn" not in record:
             raise TypeError("ResourceArn is required")
         with self._lock:
-            self._table(account_id, region)[record["ResourceArn"]] = record
+            self._region(account_id, region)[record["ResourceArn"]] = record
         return str(record["ResourceArn"])
 
     def update(self, account_id: str, region: str, resource_arn: str, **fields: Any) -> None:
@@ -82,26 +77,19 @@ class ProtectedResourceStore:
         if "ResourceArn" in fields:
             raise TypeError("ResourceArn cannot change")
         with self._lock:
-            table = self._table(account_id, region)
+            table = self._region(account_id, region)
             merged = {**table[resource_arn], **fields, "ResourceArn": resource_arn}
             self.put(account_id, region, **merged)
 
     def delete(self, account_id: str, region: str, resource_arn: str) -> None:
         """Forget one resource; no error if it is gone already."""
         with self._lock:
-            self._table(account_id, region).pop(resource_arn, None)
-
-    def clear(self, account_id: str | None = None, region: str | None = None) -> None:
-        with self._lock:
-            if account_id is None or region is None:
-                self._regions.clear()
-            else:
-                self._regions.pop((account_id, region), None)
+            self._region(account_id, region).pop(resource_arn, None)
 
     def get(self, account_id: str, region: str, resource_arn: str) -> Record | None:
         """The stored fields of one resource (without the derived ones)."""
         with self._lock:
-            found = self._table(account_id, region).get(resource_arn)
+            found = self._region(account_id, region).get(resource_arn)
             return None if found is None else copy.deepcopy(found)
 
     def describe(self, account_id: str, region: str, resource_arn: str) -> Record | None:
@@ -123,5 +111,5 @@ class ProtectedResourceStore:
     def resources(self, account_id: str, region: str) -> list[Record]:
         """Every resource of the region (stored fields), by ARN."""
         with self._lock:
-            table = self._table(account_id, region)
+            table = self._region(account_id, region)
             return copied(table[arn] for arn in sorted(table))

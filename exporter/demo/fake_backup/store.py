@@ -16,7 +16,6 @@ helpers) sees all of them.
 from __future__ import annotations
 
 import bisect
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 from exporter.demo.fake_backup.fields import Job, StoredJob, copy_job, normalised, to_datetime
 from exporter.demo.fake_backup.protected import ProtectedResourceStore
 from exporter.demo.fake_backup.query import Predicate, SortKey
+from exporter.demo.fake_backup.regions import Regions
 from exporter.demo.fake_backup.testing_store import RestoreTestingStore
 
 Render = Callable[[Job], str]
@@ -50,19 +50,14 @@ class _Region:
         return self._order, self._keys
 
 
-class RestoreJobStore:
+class RestoreJobStore(Regions[_Region]):
     """Restore jobs per (account, region). Dates go in as datetimes or epoch seconds and come
     out as aware UTC datetimes; every method returns copies, never the stored objects."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._regions: dict[tuple[str, str], _Region] = {}
+        super().__init__(_Region)
         self.testing = RestoreTestingStore(self)
         self.protected = ProtectedResourceStore(self)
-
-    def _region(self, account_id: str, region: str) -> _Region:
-        """Call with the lock held."""
-        return self._regions.setdefault((account_id, region), _Region())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -130,11 +125,7 @@ class RestoreJobStore:
         protected resource of one account and region, or of all."""
         if (account_id is None) != (region is None):
             raise TypeError("give both account_id and region, or neither")
-        with self._lock:
-            if account_id is None or region is None:
-                self._regions.clear()
-            else:
-                self._regions.pop((account_id, region), None)
+        super().clear(account_id, region)
         self.testing.clear(account_id, region)
         self.protected.clear(account_id, region)
 

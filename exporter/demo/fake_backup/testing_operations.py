@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from exporter.demo.fake_backup.errors import ApiError
 from exporter.demo.fake_backup.operations import Call, Handler, Output
@@ -32,6 +32,8 @@ from exporter.demo.fake_backup.testing_rules import Refused
 
 DEFAULT_MAX_RESULTS = 1000
 _SUMMARY = ("CreationTime", "RestoreTestingPlanArn", "RestoreTestingPlanName")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @contextmanager
@@ -43,6 +45,14 @@ def _answered(missing: str = "ResourceNotFoundException") -> Iterator[None]:
         raise ApiError(refused.code, refused.message, members=refused.members) from None
     except KeyError as error:
         raise ApiError(missing, str(error.args[0] if error.args else error)) from None
+
+
+def _in_region(
+    call: Call, act: Callable[Concatenate[str, str, P], R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """``act`` (a store method) in the caller's account and region, its refusals answered."""
+    with _answered():
+        return act(call.caller.account_id, call.caller.region, *args, **kwargs)
 
 
 def _page(
@@ -98,15 +108,14 @@ class RestoreTestingOperations:
     # -- plans -----------------------------------------------------------------------------
 
     def create_plan(self, call: Call) -> Output:
-        who, params = call.caller, call.params
-        with _answered():
-            plan = self.testing.create_plan(
-                who.account_id,
-                who.region,
-                params["RestoreTestingPlan"],
-                params.get("CreatorRequestId"),
-                params.get("Tags"),
-            )
+        params = call.params
+        plan = _in_region(
+            call,
+            self.testing.create_plan,
+            params["RestoreTestingPlan"],
+            params.get("CreatorRequestId"),
+            params.get("Tags"),
+        )
         return {name: plan[name] for name in _SUMMARY}
 
     def get_plan(self, call: Call) -> Output:
@@ -123,14 +132,13 @@ class RestoreTestingOperations:
         return _listed("RestoreTestingPlans", page, token, "RestoreTestingPlanForList")
 
     def update_plan(self, call: Call) -> Output:
-        who, params = call.caller, call.params
-        with _answered():
-            plan = self.testing.update_plan(
-                who.account_id,
-                who.region,
-                params["RestoreTestingPlanName"],
-                params["RestoreTestingPlan"],
-            )
+        params = call.params
+        plan = _in_region(
+            call,
+            self.testing.update_plan,
+            params["RestoreTestingPlanName"],
+            params["RestoreTestingPlan"],
+        )
         return {**{name: plan[name] for name in _SUMMARY}, "UpdateTime": plan["LastUpdateTime"]}
 
     def delete_plan(self, call: Call) -> Output:
@@ -180,9 +188,8 @@ class RestoreTestingOperations:
         return {"RestoreTestingSelection": selection}
 
     def list_selections(self, call: Call) -> Output:
-        who, plan_name = call.caller, call.params["RestoreTestingPlanName"]
-        with _answered():
-            selections = self.testing.selections(who.account_id, who.region, plan_name)
+        plan_name = call.params["RestoreTestingPlanName"]
+        selections = _in_region(call, self.testing.selections, plan_name)
         page, token = _page(call, selections, "RestoreTestingSelectionName", f"plan {plan_name}")
         return _listed("RestoreTestingSelections", page, token, "RestoreTestingSelectionForList")
 
@@ -203,14 +210,13 @@ class RestoreTestingOperations:
         }
 
     def delete_selection(self, call: Call) -> Output:
-        who, params = call.caller, call.params
-        with _answered():
-            self.testing.delete_selection(
-                who.account_id,
-                who.region,
-                params["RestoreTestingPlanName"],
-                params["RestoreTestingSelectionName"],
-            )
+        params = call.params
+        _in_region(
+            call,
+            self.testing.delete_selection,
+            params["RestoreTestingPlanName"],
+            params["RestoreTestingSelectionName"],
+        )
         return {}
 
     # -- protected resources ---------------------------------------------------------------

@@ -21,13 +21,13 @@ one such job. Jobs outlive their plan, as AWS keeps restore job history.
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from exporter.demo.fake_backup.fields import to_datetime
 from exporter.demo.fake_backup.records import Record, copied, member_value, normalised
+from exporter.demo.fake_backup.regions import Regions
 from exporter.demo.fake_backup.testing_rules import (
     Refused,
     check_creator_request_id,
@@ -85,29 +85,17 @@ def _already_exists(what: str, record: Record, arn: str) -> Refused:
     return Refused("AlreadyExistsException", f"{what} already exists", members)
 
 
-class _Tables:
+class _Tables(Regions[_Region]):
     """The tables of every (account, region) and their lock, shared by the plan and the
     selection methods (two classes only to keep each short)."""
 
     def __init__(self, jobs: RestoreJobStore, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(_Region)
         self._jobs = jobs
         self.clock = clock
-        self._lock = threading.RLock()
-        self._regions: dict[tuple[str, str], _Region] = {}
-
-    def _region(self, account_id: str, region: str) -> _Region:
-        """Call with the lock held."""
-        return self._regions.setdefault((account_id, region), _Region())
 
     def _now(self) -> datetime:
         return to_datetime(self.clock())
-
-    def clear(self, account_id: str | None = None, region: str | None = None) -> None:
-        with self._lock:
-            if account_id is None or region is None:
-                self._regions.clear()
-            else:
-                self._regions.pop((account_id, region), None)
 
 
 class _Selections(_Tables):
