@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
+from tests.processes import terminate  # noqa: E402
 
 KINDS = ("exporter", "naive")
 LABELS = {"exporter": "this exporter", "naive": "naive"}
@@ -112,12 +113,7 @@ class Worker:
         return int(match.group(1)) / 1024
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        terminate(self.process, timeout=10)
 
 
 # -- scraping ------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
+from tests.processes import terminate  # noqa: E402
 
 PASSWORD = "soak-password"
 _JOBS_HELD = re.compile(rb"^aws_backup_restore_exporter_target_jobs\{[^}]*\} (\S+)", re.MULTILINE)
@@ -195,12 +196,7 @@ class Exporter:
             socket.create_connection(("127.0.0.1", self.port), timeout=10).close()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        terminate(self.process, timeout=15)
         self.log.close()
 
 

@@ -42,6 +42,18 @@ def run(
     )
 
 
+def terminate(popen: subprocess.Popen, timeout: float = 30) -> bool:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; False when it was killed."""
+    popen.terminate()
+    try:
+        popen.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(timeout=timeout)
+        return False
+    return True
+
+
 def exporter_command(*args: str) -> list[str]:
     """The exporter's command line with the test's Python (run it in REPO: this checkout's)."""
     return [sys.executable, "-m", "exporter", *args]
@@ -112,14 +124,8 @@ class Process:
     def stop(self, timeout: float = 30) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``: its exit code, or None
         when it had to be killed. Once stopped, the same answer again."""
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=timeout)
-                self.killed = True
+        if self.popen.poll() is None and not terminate(self.popen, timeout):
+            self.killed = True
         return None if self.killed else self.popen.returncode
 
     def __enter__(self) -> Process:
