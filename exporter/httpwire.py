@@ -121,6 +121,28 @@ def environ(
     return env
 
 
+def response_head(
+    status: str,
+    headers: Iterable[tuple[str, str]],
+    length: int,
+    close: bool,
+    http10: bool = False,
+) -> bytes:
+    """Status line and headers (Content-Length ``length`` when the app gave none). No Server
+    header, as Go's net/http sends none: the version is for /metrics' build info, not for
+    anyone who can open the port."""
+    fixed = [(k, v) for k, v in headers if k.lower() not in ("connection", "date", "server")]
+    if not any(k.lower() == "content-length" for k, _ in fixed):
+        fixed.append(("Content-Length", str(length)))
+    fixed.append(("Date", formatdate(usegmt=True)))
+    if close:
+        fixed.append(("Connection", "close"))
+    elif http10:  # an HTTP/1.0 client asked to keep the connection: it must hear that we do
+        fixed.append(("Connection", "keep-alive"))
+    lines = [f"HTTP/1.1 {status}\r\n"] + [f"{k}: {v}\r\n" for k, v in fixed] + ["\r\n"]
+    return "".join(lines).encode("latin-1")
+
+
 def response_bytes(
     status: str,
     headers: Iterable[tuple[str, str]],
@@ -129,19 +151,9 @@ def response_bytes(
     close: bool,
     http10: bool = False,
 ) -> bytes:
-    """Status line, headers (Content-Length added when the app gave none) and body. No Server
-    header, as Go's net/http sends none: the version is for /metrics' build info, not for
-    anyone who can open the port."""
-    fixed = [(k, v) for k, v in headers if k.lower() not in ("connection", "date", "server")]
-    if not any(k.lower() == "content-length" for k, _ in fixed):
-        fixed.append(("Content-Length", str(len(body))))
-    fixed.append(("Date", formatdate(usegmt=True)))
-    if close:
-        fixed.append(("Connection", "close"))
-    elif http10:  # an HTTP/1.0 client asked to keep the connection: it must hear that we do
-        fixed.append(("Connection", "keep-alive"))
-    lines = [f"HTTP/1.1 {status}\r\n"] + [f"{k}: {v}\r\n" for k, v in fixed] + ["\r\n"]
-    return "".join(lines).encode("latin-1") + (b"" if head_only else body)
+    """A whole answer: head and body."""
+    head = response_head(status, headers, len(body), close, http10)
+    return head + (b"" if head_only else body)
 
 
 def error_bytes(status: str, reason: str) -> bytes:

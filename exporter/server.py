@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from exporter.httpwire import (
     environ,
     error_bytes,
     parse_head,
-    response_bytes,
+    response_head,
 )
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Limits:
     idle_timeout: float = 60.0  # a kept-alive connection waiting for its next request
     write_timeout: float = 60.0  # a client taking its answer
     max_connections: int = 1024
-    max_concurrent_requests: int = 16  # worker threads
+    max_concurrent_requests: int = 64  # worker threads, started as needed
     shutdown_timeout: float = 15.0  # in-flight requests may finish within this after SIGTERM
     max_header_bytes: int = 16384
     max_body_bytes: int = 65536  # read and ignored: nothing here takes a body
@@ -215,21 +216,36 @@ class HttpServer:
     async def _answer(
         self, request: Request, body: bytes, writer: asyncio.StreamWriter, https: bool
     ) -> bool:
+        """Answer one request; False when the connection must close. A body whose length the
+        app declared is streamed piece by piece as the app yields it (the /metrics body is
+        never copied whole), each piece pulled on a worker, never on the loop."""
         env = environ(request, body, _peer(writer), _local(writer), https)
         keep = request.keep_alive
+        loop = asyncio.get_running_loop()
         self.in_flight += 1
+        answer = None
         try:
-            loop = asyncio.get_running_loop()
-            status, headers, data = await loop.run_in_executor(
-                self._pool, _call, self.site.app, env
-            )
+            answer = await loop.run_in_executor(self._pool, _call, self.site.app, env)
+            log.debug("%s %s %s: %s", env["REMOTE_ADDR"], request.method, env["PATH_INFO"],
+                      answer.status)  # fmt: skip
+            http10 = request.version == b"HTTP/1.0"
+            head = response_head(answer.status, answer.headers, answer.length, not keep, http10)
+            piece = None
+            if request.method != "HEAD":  # the head goes out with the first piece, not alone
+                piece = await loop.run_in_executor(self._pool, _next, answer.body)
+            writer.write(head + (piece or b""))
+            while piece is not None:
+                await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+                piece = await loop.run_in_executor(self._pool, _next, answer.body)
+                if piece is not None:
+                    writer.write(piece)
+            await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+        except _BodyError:
+            return False  # the head is out: all that is left is to close the connection
         finally:
             self.in_flight -= 1
-        head_only = request.method == "HEAD"
-        log.debug("%s %s %s: %s", env["REMOTE_ADDR"], request.method, env["PATH_INFO"], status)
-        http10 = request.version == b"HTTP/1.0"
-        answer = response_bytes(status, headers, data, head_only, not keep, http10)
-        await self._send(writer, answer)
+            if answer is not None:
+                await loop.run_in_executor(self._pool, answer.close)
         return keep
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
@@ -237,8 +253,34 @@ class HttpServer:
         await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
 
 
-def _call(app: WsgiApp, env: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Run the WSGI app in a worker thread; the whole body, joined. Never raises."""
+class _BodyError(Exception):
+    """The app failed while its body was being sent."""
+
+
+@dataclass
+class _Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: Iterator[bytes]
+    length: int
+    close: Callable[[], None] = lambda: None
+
+
+def _next(body: Iterator[bytes]) -> bytes | None:
+    """The next non-empty piece of a body, None at its end; _BodyError if the app fails."""
+    try:
+        for piece in body:
+            if piece:
+                return piece
+    except Exception as error:
+        log.exception("error while sending a body")
+        raise _BodyError from error
+    return None
+
+
+def _call(app: WsgiApp, env: dict[str, Any]) -> _Answer:
+    """Run the WSGI app in a worker thread. A body whose Content-Length the app gave stays an
+    iterator, to be streamed; any other is joined here (small: errors, pages). Never raises."""
     started: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
@@ -246,17 +288,24 @@ def _call(app: WsgiApp, env: dict[str, Any]) -> tuple[str, list[tuple[str, str]]
 
     try:
         result = app(env, start_response)
-        try:
-            data = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        body = iter(result)
+        first = b"" if started else next(body, b"")  # a generator app starts on its first piece
         status, headers = started[0]
-        return status, headers, data
+        close = getattr(result, "close", None) or (lambda: None)
+        declared = [v for k, v in headers if k.lower() == "content-length"]
+        if declared:
+            pieces = itertools.chain([first], body)
+            return _Answer(status, headers, pieces, int(declared[0]), close)
+        try:
+            data = first + b"".join(body)
+        finally:
+            close()
+        return _Answer(status, headers, iter([data]), len(data))
     except Exception:
         log.exception("error answering %s %s", env.get("REQUEST_METHOD"), env.get("PATH_INFO"))
-        return "500 Internal Server Error", [("Content-Type", "text/plain")], b"500 error\n"
+        data = b"500 error\n"
+        return _Answer("500 Internal Server Error", [("Content-Type", "text/plain")],
+                       iter([data]), len(data))  # fmt: skip
 
 
 def _peer(writer: asyncio.StreamWriter) -> tuple[str, int]:

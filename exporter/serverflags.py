@@ -33,7 +33,7 @@ _FLAGS: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("--web.max-connections", "max_connections", "WEB_MAX_CONNECTIONS", "1024", "count",
      "open connections at most; past it the one waiting longest for its request is closed"),
     ("--web.max-concurrent-requests", "max_concurrent_requests",
-     "WEB_MAX_CONCURRENT_REQUESTS", "16", "count",
+     "WEB_MAX_CONCURRENT_REQUESTS", "64", "count",
      "requests answered at once (worker threads); the others wait for a worker"),
     ("--web.shutdown-timeout", "shutdown_timeout", "WEB_SHUTDOWN_TIMEOUT", "15s", "duration",
      "on SIGTERM, how long requests in flight may take to finish"),

@@ -22,7 +22,7 @@ def test_the_defaults_are_the_documented_ones():
     read = settings()
     assert read.limits == Limits()
     assert (read.limits.read_timeout, read.limits.idle_timeout) == (10.0, 60.0)
-    assert (read.limits.max_connections, read.limits.max_concurrent_requests) == (1024, 16)
+    assert (read.limits.max_connections, read.limits.max_concurrent_requests) == (1024, 64)
     assert read.limits.shutdown_timeout == 15.0
     assert (read.bcrypt_budget, read.reload_interval) == (0.5, 10.0)
 
