@@ -745,8 +745,6 @@ COPIES = [
 @pytest.mark.parametrize(("source", "copy_name"), COPIES, ids=[c for _, c in COPIES])
 def test_chart_copy_is_byte_identical_to_its_deploy_source(source, copy_name):
     source_path = REPO / source
-    if not source_path.exists():
-        pytest.skip(f"{source} does not exist yet; the chart carries a placeholder")
     copy_path = CHART / "files" / copy_name
     assert copy_path.read_bytes() == source_path.read_bytes(), (
         f"{copy_path.relative_to(REPO)} differs from {source}: run scripts/sync-chart-files"
