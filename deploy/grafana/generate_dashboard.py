@@ -64,6 +64,22 @@ VALIDATION_COLORS = {
 DELETION_COLORS = {"DELETING": "blue", "SUCCESSFUL": "green", "FAILED": "red"}
 
 
+def merge() -> model.DataTransformerConfig:
+    """One row per series, the queries' values side by side."""
+    return model.DataTransformerConfig(id_val="merge", options={})
+
+
+def columns(rename: dict[str, str]) -> model.DataTransformerConfig:
+    """A table's columns after merge(): the scrape's own labels and Time dropped, the rest named."""
+    return model.DataTransformerConfig(
+        id_val="organize",
+        options={
+            "excludeByName": {"Time": True, "job": True, "instance": True},
+            "renameByName": rename,
+        },
+    )
+
+
 def query(expr: str, legend: str = "", ref_id: str = "A") -> prometheus.Dataquery:
     """A range query, drawn over time."""
     built = prometheus.Dataquery().expr(expr).range().ref_id(ref_id).datasource(DATASOURCE)
@@ -293,22 +309,18 @@ def jobs_row(board: dash.Dashboard) -> dash.Dashboard:
                     "C",
                 )
             )
-            .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+            .with_transformation(merge())
             .with_transformation(
-                model.DataTransformerConfig(
-                    id_val="organize",
-                    options={
-                        "excludeByName": {"Time": True, "job": True, "instance": True},
-                        "renameByName": {
-                            "restore_job_id": "Restore job",
-                            "resource_type": "Type",
-                            "account_id": "Account",
-                            "region": "Region",
-                            "Value #A": "Progress",
-                            "Value #B": "Running for",
-                            "Value #C": "Expected",
-                        },
-                    },
+                columns(
+                    {
+                        "restore_job_id": "Restore job",
+                        "resource_type": "Type",
+                        "account_id": "Account",
+                        "region": "Region",
+                        "Value #A": "Progress",
+                        "Value #B": "Running for",
+                        "Value #C": "Expected",
+                    }
                 )
             )
             .override_by_name(
@@ -491,24 +503,20 @@ def plan_schedule_table() -> table.Panel:
             )
         )
         .with_target(table_query(with_schedule(f"{plan}_start_window_seconds{{{PLANS}}}"), "D"))
-        .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(merge())
         .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "job": True, "instance": True},
-                    "renameByName": {
-                        "restore_testing_plan_name": "Plan",
-                        "account_id": "Account",
-                        "region": "Region",
-                        "schedule_expression": "Schedule",
-                        "schedule_expression_timezone": "Time zone",
-                        "Value #A": "Last run",
-                        "Value #B": "Last scheduled start",
-                        "Value #C": "Next run",
-                        "Value #D": "Start window",
-                    },
-                },
+            columns(
+                {
+                    "restore_testing_plan_name": "Plan",
+                    "account_id": "Account",
+                    "region": "Region",
+                    "schedule_expression": "Schedule",
+                    "schedule_expression_timezone": "Time zone",
+                    "Value #A": "Last run",
+                    "Value #B": "Last scheduled start",
+                    "Value #C": "Next run",
+                    "Value #D": "Start window",
+                }
             )
         )
         .override_by_name("Last run", [unit("dateTimeAsIso")])
@@ -537,21 +545,17 @@ def last_success_table() -> table.Panel:
         .datasource(DATASOURCE)
         .with_target(table_query(f"{success} * 1000"))
         .with_target(table_query(f"time() - {success}", "B"))
-        .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(merge())
         .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "job": True, "instance": True},
-                    "renameByName": {
-                        "restore_testing_plan_name": "Plan",
-                        "resource_type": "Type",
-                        "account_id": "Account",
-                        "region": "Region",
-                        "Value #A": "Last success",
-                        "Value #B": "Age",
-                    },
-                },
+            columns(
+                {
+                    "restore_testing_plan_name": "Plan",
+                    "resource_type": "Type",
+                    "account_id": "Account",
+                    "region": "Region",
+                    "Value #A": "Last success",
+                    "Value #B": "Age",
+                }
             )
         )
         .override_by_name("Last success", [unit("dateTimeAsIso")])
