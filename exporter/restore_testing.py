@@ -25,6 +25,7 @@ from exporter.schedules import ScheduleError, parse_schedule
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_FAILURE_SECONDS = 60.0
 SuccessKey = tuple[str, str]  # (plan ARN, resource type)
 
 
@@ -32,6 +33,7 @@ SuccessKey = tuple[str, str]  # (plan ARN, resource type)
 class _State:
     view: RestoreTestingView = field(default_factory=RestoreTestingView)
     refreshed: float | None = None  # start of the last successful refresh
+    failed: float | None = None  # start of the last refresh, when it failed
     successes: Mapping[SuccessKey, float] = field(default_factory=dict)
     checked: Mapping[str, float] = field(default_factory=dict)  # plan ARN -> query start
     validating: Mapping[str, float] = field(default_factory=dict)  # plan ARN -> oldest pending
@@ -79,11 +81,13 @@ class RestoreTestingSource:
             return self._state.view
 
     def due(self, now: float) -> bool:
-        refreshed = self._state.refreshed
-        return (
-            refreshed is None
-            or now - refreshed >= self.target.restore_testing.refresh_interval_seconds
-        )
+        """A refresh interval after the last success; after a failure, a minute later (or the
+        interval, if shorter): a role without the permissions is asked again once a minute, not
+        on every scrape."""
+        state, interval = self._state, self.target.restore_testing.refresh_interval_seconds
+        if state.failed is not None:
+            return now - state.failed >= min(interval, RETRY_AFTER_FAILURE_SECONDS)
+        return state.refreshed is None or now - state.refreshed >= interval
 
     def sync(self, started: float) -> SyncRun | None:
         """A refresh when one is due (None otherwise); AWS trouble comes back as the failure."""
@@ -94,6 +98,8 @@ class RestoreTestingSource:
         try:
             state = self._refresh(state, started)
         except Exception as error:  # any AWS or network failure: report, keep the last view
+            with self._lock:
+                self._state = replace(self._state, failed=started)
             return SyncRun(self.name, error)
         with self._lock:
             self._state = state
@@ -139,6 +145,7 @@ class RestoreTestingSource:
             state,
             view=view,
             refreshed=started,
+            failed=None,
             successes=successes,
             checked=checked,
             validating=validating,

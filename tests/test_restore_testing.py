@@ -222,7 +222,12 @@ def test_a_role_without_restore_testing_permissions_leaves_restore_jobs_up(
     lines = [r.getMessage() for r in caplog.records if "restore_testing" in r.getMessage()]
     assert len(lines) == 1
     assert "reason=auth" in lines[0]
-    seen.text()  # the same fault again: no second line
+    assert exporter.api_requests("ListRestoreTestingPlans") == 1
+    seen.text()  # within a minute: not asked again, nor logged again
+    assert exporter.api_requests("ListRestoreTestingPlans") == 1
+    clock.advance(60)
+    seen.text()  # a minute later: asked again; the same fault is not logged twice
+    assert exporter.api_requests("ListRestoreTestingPlans") == 2
     assert len([r for r in caplog.records if "restore_testing" in r.getMessage()]) == 1
 
 
