@@ -22,12 +22,14 @@ from exporter.plans import ProtectedResource, ProtectedResourcesView
 from exporter.restore_jobs import SyncRun
 
 DESCRIBES_PER_SYNC = 20
+RETRY_SECONDS = 60.0  # after a failed sync, as for restore testing
 
 
 @dataclass(frozen=True)
 class _State:
     view: ProtectedResourcesView = field(default_factory=ProtectedResourcesView)
     listed: float | None = None  # start of the last successful listing
+    failed: float | None = None  # start of the last sync, when it failed
     listed_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     described: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -55,6 +57,8 @@ class ProtectedResourcesSource:
         with self._lock:
             state = self._state
         interval = settings.protected_resources_refresh_interval_seconds
+        if state.failed is not None and started - state.failed < min(interval, RETRY_SECONDS):
+            return None  # after a failure, a minute's pause rather than a request every scrape
         listing_due = state.listed is None or started - state.listed >= interval
         failure: Exception | None = None
         try:
@@ -70,8 +74,8 @@ class ProtectedResourcesSource:
             state, failure = self._describe(state, [arn for _, arn in due], started)
         except Exception as error:  # any AWS or network failure: report, keep the last view
             failure = error
-        with self._lock:
-            self._state = state  # with what was read before a failure, if any
+        with self._lock:  # with what was read before a failure, if any
+            self._state = replace(state, failed=None if failure is None else started)
         return SyncRun(self.name, failure)
 
     def _list(self, state: _State, started: float) -> _State:
@@ -88,10 +92,10 @@ class ProtectedResourcesSource:
             listed[arn] = kind if isinstance(kind, str) else ""
         kept = {arn: r for arn, r in state.view.resources.items() if arn in listed}
         return _State(
-            ProtectedResourcesView(MappingProxyType(kept), dropped),
-            started,
-            MappingProxyType(listed),
-            MappingProxyType({a: t for a, t in state.described.items() if a in listed}),
+            view=ProtectedResourcesView(MappingProxyType(kept), dropped),
+            listed=started,
+            listed_types=MappingProxyType(listed),
+            described=MappingProxyType({a: t for a, t in state.described.items() if a in listed}),
         )
 
     def _describe(

@@ -257,3 +257,24 @@ def test_protected_resources_opted_in_capped_and_counted(make_exporter, clock):
     assert exporter.api_requests("DescribeProtectedResource") == 2
     seen.text()  # described once per refresh interval, not on every scrape
     assert exporter.api_requests("DescribeProtectedResource") == 2
+
+
+def test_protected_resources_denied_leave_the_rest_up_and_are_retried_a_minute_later(
+    make_exporter, clock
+):
+    put_protected_resource(ResourceArn=f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-9",
+                           ResourceType="EBS")  # fmt: skip
+    exporter = make_exporter(clock=clock, restore_testing={"protected_resources": True})
+    exporter.syncers[0].api.client.meta.events.register(
+        "before-send.backup.DescribeProtectedResource", _deny("DescribeProtectedResource")
+    )
+    seen = Scraped(exporter)
+    up = "aws_backup_restore_exporter_source_up"
+    assert seen.get_sample_value(up, {"target": "main", "source": "protected_resources"}) == 0
+    assert seen.get_sample_value(up, {"target": "main", "source": "restore_testing"}) == 1
+    assert exporter.api_requests("DescribeProtectedResource") == 1
+    seen.text()
+    assert exporter.api_requests("DescribeProtectedResource") == 1  # not on every scrape
+    clock.advance(60)
+    seen.text()
+    assert exporter.api_requests("DescribeProtectedResource") == 2
