@@ -8,14 +8,20 @@ as ``restore_jobs_ids`` must not silently do nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from exporter.durations import parse_duration
+from exporter.config_values import ConfigError
+from exporter.config_values import ConfigSection as _Section
+from exporter.config_values import boolean as _boolean
+from exporter.config_values import choice as _choice
+from exporter.config_values import duration as _duration
+from exporter.config_values import number as _number
+from exporter.config_values import string as _string
+from exporter.config_values import string_list as _string_list
 from exporter.model import STATUSES
-from exporter.sections import Section, read_yaml_file, type_name
+from exporter.sections import read_yaml_file
 
 # Patterns from botocore's service model for `backup` (2018-11-15); enumerations in model.py.
 _RESOURCE_TYPE = re.compile(r"^[a-zA-Z0-9\-\_\. ]{1,50}$")  # the model's, plus the space AWS uses
@@ -28,10 +34,6 @@ _TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message starts with the offending key."""
 
 
 @dataclass(frozen=True)
@@ -126,84 +128,6 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-
-
-class _Section(Section):
-    error = ConfigError
-    root_name = "config"
-
-
-def _string(pattern: re.Pattern[str] | None = None, what: str = "") -> Callable[[str, Any], str]:
-    def convert(path: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {type_name(value)} {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise ConfigError(f"{path}: {value!r} is not {what}")
-        return value
-
-    return convert
-
-
-def _string_list(
-    pattern: re.Pattern[str] | None = None, what: str = ""
-) -> Callable[[str, Any], tuple[str, ...]]:
-    item = _string(pattern, what)
-
-    def convert(path: str, value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {type_name(value)}")
-        items = tuple(item(f"{path}[{index}]", element) for index, element in enumerate(value))
-        seen: set[str] = set()
-        for index, element in enumerate(items):
-            if element in seen:
-                raise ConfigError(f"{path}[{index}]: {element!r} is listed twice")
-            seen.add(element)
-        return items
-
-    return convert
-
-
-def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
-    def convert(path: str, value: Any) -> str:
-        if value not in choices:
-            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
-        return str(value)
-
-    return convert
-
-
-def _boolean(path: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{path}: expected true or false, got {type_name(value)} {value!r}")
-    return value
-
-
-def _number(minimum: float, maximum: float, integer: bool = False) -> Callable[[str, Any], Any]:
-    def convert(path: str, value: Any) -> Any:
-        wanted = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, wanted):
-            kind = "a whole number" if integer else "a number"
-            raise ConfigError(f"{path}: expected {kind}, got {type_name(value)} {value!r}")
-        if not minimum <= value <= maximum:
-            raise ConfigError(f"{path}: {value!r} is outside {minimum:g}..{maximum:g}")
-        return value if integer else float(value)
-
-    return convert
-
-
-def _duration(minimum: float, maximum: float) -> Callable[[str, Any], float]:
-    def convert(path: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{path}: expected a duration such as 30s, 5m or 24h, got {value!r}")
-        try:
-            seconds = parse_duration(str(value))
-        except ValueError as error:
-            raise ConfigError(f"{path}: {error}") from None
-        if not minimum <= seconds <= maximum:
-            raise ConfigError(f"{path}: {value!r} is outside {minimum:g}s..{maximum:g}s")
-        return seconds
-
-    return convert
 
 
 _DAY = 86400.0
