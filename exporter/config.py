@@ -8,11 +8,27 @@ as ``restore_jobs_ids`` must not silently do nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from exporter.config_values import ConfigError
+from exporter.config_blocks import (
+    DiscoveryConfig,
+    RestoreTestingConfig,
+    read_discovery,
+    read_restore_testing,
+)
+from exporter.config_values import (
+    ACCOUNT_ID_PATTERN,
+    DAY,
+    EXTERNAL_ID_PATTERN,
+    REGION_PATTERN,
+    ROLE_ARN_PATTERN,
+    SESSION_NAME_PATTERN,
+    TARGET_NAME_PATTERN,
+    URL_PATTERN,
+    ConfigError,
+)
 from exporter.config_values import ConfigSection as _Section
 from exporter.config_values import boolean as _boolean
 from exporter.config_values import choice as _choice
@@ -20,45 +36,26 @@ from exporter.config_values import duration as _duration
 from exporter.config_values import number as _number
 from exporter.config_values import string as _string
 from exporter.config_values import string_list as _string_list
-from exporter.model import STATUSES
+from exporter.organization_config import OrganizationConfig, read_organization
 from exporter.sections import read_yaml_file
 
-# Patterns from botocore's service model for `backup` (2018-11-15); enumerations in model.py.
-_RESOURCE_TYPE = re.compile(r"^[a-zA-Z0-9\-\_\. ]{1,50}$")  # the model's, plus the space AWS uses
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$")
-_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_TARGET_NAME = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
-_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+__all__ = [  # the config's types and errors, wherever they are defined
+    "AwsClientConfig",
+    "Config",
+    "ConfigError",
+    "DiscoveryConfig",
+    "MetricsConfig",
+    "OrganizationConfig",
+    "RateLimitConfig",
+    "RestoreTestingConfig",
+    "SyncConfig",
+    "TargetConfig",
+    "load_config",
+    "parse_config",
+]
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
-
-
-@dataclass(frozen=True)
-class DiscoveryConfig:
-    """How a target finds restore jobs with ListRestoreJobs."""
-
-    enabled: bool = True
-    lookback_seconds: float = 86400.0
-    resource_types: tuple[str, ...] = ()
-    restore_testing_plan_arns: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    account_id: str | None = None
-
-
-@dataclass(frozen=True)
-class RestoreTestingConfig:
-    """Restore testing plans, their selections and their last successes (and, opted in, each
-    protected resource's last restore)."""
-
-    enabled: bool = True
-    refresh_interval_seconds: float = 600.0
-    success_lookback_seconds: float = 30 * 86400.0
-    protected_resources: bool = False
-    protected_resources_refresh_interval_seconds: float = 6 * 3600.0
-    max_protected_resources: int = 5000
+DEFAULT_ORGANIZATION_SYNC_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +73,13 @@ class TargetConfig:
     restore_job_ids: tuple[str, ...] = ()
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     restore_testing: RestoreTestingConfig = field(default_factory=RestoreTestingConfig)
+    account_id: str | None = None  # the account read; from role_arn, or known by discovery
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two targets the same one: the account and region (the name without an
+        account ID, whose credentials decide the account)."""
+        return (self.account_id or f"name:{self.name}", self.region)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ class SyncConfig:
     full_resync_interval_seconds: float = 3600.0
     completion_margin_seconds: float = 300.0
     stale_data_max_age_seconds: float = 600.0
+    # None: each scrape syncs its targets (few static targets); a duration: every target syncs
+    # in the background that often, spread over the interval, and a scrape answers from memory.
+    interval_seconds: float | None = None
+    concurrency: int = 16  # target syncs at once, at most
 
 
 @dataclass(frozen=True)
@@ -124,92 +132,48 @@ class MetricsConfig:
 @dataclass(frozen=True)
 class Config:
     targets: tuple[TargetConfig, ...]
+    organization: OrganizationConfig | None = None
     aws: AwsClientConfig = field(default_factory=AwsClientConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
-_DAY = 86400.0
-
-
-def _read_discovery(section: _Section) -> DiscoveryConfig:
-    discovery = DiscoveryConfig(
-        enabled=section.get("enabled", _boolean, True),
-        lookback_seconds=section.get("lookback", _duration(60, 365 * _DAY), 86400.0),
-        resource_types=section.get(
-            "resource_types", _string_list(_RESOURCE_TYPE, "a resource type"), ()
-        ),
-        restore_testing_plan_arns=section.get(
-            "restore_testing_plan_arns", _string_list(_ARN, "an ARN"), ()
-        ),
-        statuses=section.get("statuses", _string_list(), ()),
-        account_id=section.get("account_id", _string(_ACCOUNT_ID, "a 12-digit account ID"), None),
-    )
-    for index, status in enumerate(discovery.statuses):
-        _choice(STATUSES)(section.key_path(f"statuses[{index}]"), status)
-    section.finish()
-    return discovery
-
-
-def _read_restore_testing(section: _Section) -> RestoreTestingConfig:
-    defaults = RestoreTestingConfig()
-    config = RestoreTestingConfig(
-        enabled=section.get("enabled", _boolean, defaults.enabled),
-        refresh_interval_seconds=section.get(
-            "refresh_interval", _duration(10, _DAY), defaults.refresh_interval_seconds
-        ),
-        success_lookback_seconds=section.get(
-            "success_lookback", _duration(3600, 365 * _DAY), defaults.success_lookback_seconds
-        ),
-        protected_resources=section.get(
-            "protected_resources", _boolean, defaults.protected_resources
-        ),
-        protected_resources_refresh_interval_seconds=section.get(
-            "protected_resources_refresh_interval",
-            _duration(60, 7 * _DAY),
-            defaults.protected_resources_refresh_interval_seconds,
-        ),
-        max_protected_resources=section.get(
-            "max_protected_resources",
-            _number(1, 1_000_000, integer=True),
-            defaults.max_protected_resources,
-        ),
-    )
-    section.finish()
-    return config
+_url = _string(URL_PATTERN, "an http(s) URL")
+_account_id = _string(ACCOUNT_ID_PATTERN, "a 12-digit account ID")
 
 
 def _read_target(section: _Section) -> TargetConfig:
-    region = section.require("region", _string(_REGION, "an AWS region such as us-east-1"))
-    role_arn = section.get("role_arn", _string(_ROLE_ARN, "an IAM role ARN"), None)
+    region = section.require("region", _string(REGION_PATTERN, "an AWS region such as us-east-1"))
+    role_arn = section.get("role_arn", _string(ROLE_ARN_PATTERN, "an IAM role ARN"), None)
     default_name = region if role_arn is None else f"{region}/{role_arn.split(':')[4]}"
     target = TargetConfig(
         name=section.get(
-            "name", _string(_TARGET_NAME, "a name of 1-128 [A-Za-z0-9_.:/@-]"), default_name
+            "name", _string(TARGET_NAME_PATTERN, "a name of 1-128 [A-Za-z0-9_.:/@-]"), default_name
         ),
         region=region,
         role_arn=role_arn,
         external_id=section.get(
             "external_id",
-            _string(re.compile(r"^[\w+=,.@:/-]{2,1224}$"), "a valid external ID"),
+            _string(EXTERNAL_ID_PATTERN, "a valid external ID"),
             None,
         ),
         role_session_name=section.get(
             "role_session_name",
-            _string(_SESSION_NAME, "a valid role session name"),
+            _string(SESSION_NAME_PATTERN, "a valid role session name"),
             "aws-backup-restore-exporter",
         ),
         profile=section.get("profile", _string(re.compile(r"^\S+$"), "a profile name"), None),
-        endpoint_url=section.get("endpoint_url", _string(_URL, "an http(s) URL"), None),
-        sts_endpoint_url=section.get("sts_endpoint_url", _string(_URL, "an http(s) URL"), None),
+        endpoint_url=section.get("endpoint_url", _url, None),
+        sts_endpoint_url=section.get("sts_endpoint_url", _url, None),
         restore_job_ids=section.get(
             "restore_job_ids",
             _string_list(re.compile(r"^\S{1,256}$"), "a restore job ID (no spaces)"),
             (),
         ),
-        discovery=_read_discovery(section.section("discovery")),
-        restore_testing=_read_restore_testing(section.section("restore_testing")),
+        discovery=read_discovery(section.section("discovery")),
+        restore_testing=read_restore_testing(section.section("restore_testing")),
+        account_id=_target_account(section, role_arn),
     )
     if target.external_id is not None and target.role_arn is None:
         raise ConfigError(f"{section.key_path('external_id')}: needs role_arn")
@@ -217,11 +181,28 @@ def _read_target(section: _Section) -> TargetConfig:
     return target
 
 
-def _read_targets(root: _Section) -> tuple[TargetConfig, ...]:
+def _target_account(section: _Section, role_arn: str | None) -> str | None:
+    """The account a target reads: its ``account_id`` key, else its role's account."""
+    from_role = role_arn.split(":")[4] if role_arn else None
+    account = section.get("account_id", _account_id, from_role)
+    if from_role is not None and account != from_role:
+        raise ConfigError(
+            f"{section.key_path('account_id')}: {account!r} is not the account of role_arn "
+            f"({from_role})"
+        )
+    return account
+
+
+def _read_targets(root: _Section, required: bool) -> tuple[TargetConfig, ...]:
     targets_value = root.data.get("targets")
     root.used.add("targets")
+    if targets_value is None and not required:
+        return ()
     if not isinstance(targets_value, list) or not targets_value:
-        raise ConfigError("targets: expected a non-empty list of targets")
+        raise ConfigError(
+            "targets: expected a non-empty list of targets"
+            + ("" if targets_value is not None else " (or an organization: section)")
+        )
     targets = tuple(
         _read_target(_Section(f"targets[{index}]", item))
         for index, item in enumerate(targets_value)
@@ -256,10 +237,12 @@ def _read_sync(sync: _Section) -> SyncConfig:
         deadline_seconds=sync.get("deadline", _duration(0.1, 600), 8.0),
         min_interval_seconds=sync.get("min_interval", _duration(0, 3600), 0.0),
         full_resync_interval_seconds=sync.get(
-            "full_resync_interval", _duration(60, 7 * _DAY), 3600.0
+            "full_resync_interval", _duration(60, 7 * DAY), 3600.0
         ),
-        completion_margin_seconds=sync.get("completion_margin", _duration(0, _DAY), 300.0),
-        stale_data_max_age_seconds=sync.get("stale_data_max_age", _duration(0, 7 * _DAY), 600.0),
+        completion_margin_seconds=sync.get("completion_margin", _duration(0, DAY), 300.0),
+        stale_data_max_age_seconds=sync.get("stale_data_max_age", _duration(0, 7 * DAY), 600.0),
+        interval_seconds=sync.get("interval", _duration(5, DAY), None),
+        concurrency=sync.get("concurrency", _number(1, 256, integer=True), 16),
     )
     sync.finish()
     return config
@@ -293,10 +276,19 @@ def _read_metrics(metrics: _Section) -> MetricsConfig:
 def parse_config(data: Any) -> Config:
     """Validate a parsed YAML document and return the Config it describes."""
     root = _Section("", data)
+    organization = (
+        read_organization(root.section("organization")) if root.has("organization") else None
+    )
+    root.used.add("organization")
+    sync = _read_sync(root.section("sync"))
+    if organization is not None and sync.interval_seconds is None:
+        # Hundreds of targets cannot all sync within a scrape: background sync by default.
+        sync = replace(sync, interval_seconds=DEFAULT_ORGANIZATION_SYNC_INTERVAL)
     config = Config(
-        targets=_read_targets(root),
+        targets=_read_targets(root, required=organization is None),
+        organization=organization,
         aws=_read_aws(root.section("aws")),
-        sync=_read_sync(root.section("sync")),
+        sync=sync,
         rate_limit=_read_rate_limit(root.section("rate_limit")),
         metrics=_read_metrics(root.section("metrics")),
     )

@@ -95,3 +95,18 @@ def duration(minimum: float, maximum: float) -> Callable[[str, Any], float]:
         return seconds
 
     return convert
+
+
+# Patterns from botocore's service model for `backup` (2018-11-15); enumerations in model.py.
+RESOURCE_TYPE_PATTERN = re.compile(
+    r"^[a-zA-Z0-9\-\_\. ]{1,50}$"
+)  # the model's, plus the space AWS uses
+ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$")
+URL_PATTERN = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+TARGET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
+SESSION_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID_PATTERN = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+DAY = 86400.0
