@@ -2,8 +2,9 @@
 a log of recent requests, and errors to answer the next requests with (``fail_next``).
 
 Every request that reaches the server is counted under its operation (None: no operation of the
-model), errors included, and every attempt of a retried call counts: that is what AWS bills
-against the quotas, and what the exporter's own ``api_requests_total`` must agree with.
+model; the operation names of AWS Backup and the Account API do not overlap), errors included, and
+every attempt of a retried call counts: that is what AWS bills against the quotas, and what the
+exporter's own ``api_requests_total`` must agree with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class LoggedRequest:
     query: dict[str, str]  # wire names, last value of each
     status: int
     error_code: str | None
+    service: str = "backup"  # the credential scope's (AWS Backup's when it has none)
 
 
 class Accounting:

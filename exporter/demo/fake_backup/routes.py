@@ -4,7 +4,8 @@
 a literal query in the template (``/x?tagging``) must be present. Labels are matched on the raw
 path (botocore percent-encodes them, ``/`` included) and decoded afterwards. A trailing slash is
 optional, so ``/restore-jobs`` and ``/restore-jobs/`` are the same path, told apart by method.
-When several templates match, the one with the most literal text wins.
+When several templates match, the one with the most literal text wins. Each service's routes are
+its own model's (the server picks the service from the request's credential scope first).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import parse_qs, unquote
 
-from exporter.demo.fake_backup.model import operation, service_model
+from exporter.demo.fake_backup.model import SERVICE, operation, service_model
 
 _LABEL = re.compile(r"\{([^}]+)\}")
 
@@ -42,9 +43,9 @@ class Route:
         }
 
 
-def compile_route(name: str) -> Route:
+def compile_route(name: str, service: str = SERVICE) -> Route:
     """The route of one operation of the model."""
-    http = operation(name).http
+    http = operation(name, service).http
     template, _, literal_query = http["requestUri"].partition("?")
     template = template.rstrip("/") or "/"
     labels: list[str] = []
@@ -64,17 +65,21 @@ def compile_route(name: str) -> Route:
 
 
 @cache
-def all_routes() -> tuple[Route, ...]:
+def all_routes(service: str = SERVICE) -> tuple[Route, ...]:
     """Every operation of the model, most specific first."""
-    routes = (compile_route(name) for name in service_model().operation_names)
+    routes = (compile_route(name, service) for name in service_model(service).operation_names)
     return tuple(sorted(routes, key=lambda route: -route.literal_length))
 
 
 def find(
-    method: str, path: str, query: Mapping[str, list[str]], routes: Iterable[Route] | None = None
+    method: str,
+    path: str,
+    query: Mapping[str, list[str]],
+    routes: Iterable[Route] | None = None,
+    service: str = SERVICE,
 ) -> tuple[str, dict[str, str]] | None:
     """(operation name, decoded labels) of the first route that matches, or None."""
-    for route in all_routes() if routes is None else routes:
+    for route in all_routes(service) if routes is None else routes:
         labels = route.match(method, path, query)
         if labels is not None:
             return route.operation, labels

@@ -1,13 +1,15 @@
 """The fake AWS Backup on 127.0.0.1: the API over HTTP, plus what benchmarks and tests need.
 
 ``FakeBackup`` holds one ``RestoreJobStore`` (restore jobs, and beside them restore testing plans
-and selections and protected resources) and serves it through ``BackupApi`` from a threaded
-HTTP/1.1 server (keep-alive, as botocore's connection pool expects). Around each API request:
-a latency (slept in the request's own thread, so concurrent requests overlap as they do against
-AWS), injected errors (``fail_next``), counters per operation and a request log
-(``accounting``), and an optional ``on_response`` hook that sees every response before it is
-sent (the conformance tests walk them). A handler bug answers 500 InternalFailure and is logged;
-it never kills the server thread.
+and selections and protected resources) and one ``AccountRegistry`` (the Account API's Region
+statuses and organisation, ``accounts``), and serves both through ``BackupApi`` from a threaded
+HTTP/1.1 server (keep-alive, as botocore's connection pool expects): a request scoped to
+``backup`` is AWS Backup's, one scoped to ``account`` the Account API's, so its URL is both
+services' endpoint. Around each API request: a latency (slept in the request's own thread, so concurrent
+requests overlap as they do against AWS), injected errors (``fail_next``), counters per operation
+and a request log (``accounting``), and an optional ``on_response`` hook that sees every response
+before it is sent (the conformance tests walk them). A handler bug answers 500 InternalFailure and
+is logged; it never kills the server thread.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from exporter.demo.fake_backup.account_operations import AccountOperations
 from exporter.demo.fake_backup.accounting import Accounting, LoggedRequest
+from exporter.demo.fake_backup.accounts import AccountRegistry
 from exporter.demo.fake_backup.api import BackupApi, HttpRequest, HttpResponse, error_response
 from exporter.demo.fake_backup.errors import ApiError
 from exporter.demo.fake_backup.generator import DEFAULT_REGION, JobChurn
+from exporter.demo.fake_backup.model import SERVICE
 from exporter.demo.fake_backup.operations import Handler, RestoreJobOperations
 from exporter.demo.fake_backup.sigv4 import DEFAULT_ACCOUNT_ID, AccountResolver, fixed_account
 from exporter.demo.fake_backup.store import RestoreJobStore
@@ -90,8 +95,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeBackup:
-    """A fake AWS Backup endpoint (see the module docstring). ``accounts`` maps an access key
-    ID to its account (default: every key is 123456789012); ``handlers`` adds operations."""
+    """A fake AWS Backup and Account API endpoint (see the module docstring). ``accounts`` maps
+    an access key ID to its account (default: every key is 123456789012); ``handlers`` adds AWS
+    Backup operations; ``management_account`` is the organisation's management account, which
+    may name member accounts in ListRegions (default: none, no organisation). The attribute
+    ``accounts`` is the ``AccountRegistry`` (``fake.accounts.set_region(...)``); the resolver is
+    ``fake.api.accounts``."""
 
     def __init__(
         self,
@@ -101,6 +110,7 @@ class FakeBackup:
         handlers: Mapping[str, Handler] | None = None,
         log_size: int = 10_000,
         on_response: ResponseHook | None = None,
+        management_account: str | None = None,
     ) -> None:
         self.latency = latency
         self.store = store if store is not None else RestoreJobStore()
@@ -109,7 +119,12 @@ class FakeBackup:
             | RestoreTestingOperations(self.store).handlers()
             | dict(handlers or {})
         )
-        self.api = BackupApi(operations, accounts or fixed_account())
+        self.accounts = AccountRegistry(management_account)
+        self.api = BackupApi(
+            operations,
+            accounts or fixed_account(),
+            {"account": AccountOperations(self.accounts).handlers()},
+        )
         self.accounting = Accounting(log_size)
         self.on_response = on_response
         self.churn = JobChurn(self.store)
@@ -122,20 +137,24 @@ class FakeBackup:
         """One request, with latency, injected faults, counting and the hook."""
         started = time.monotonic()
         routed = self.api.route(request)
-        operation = routed[0] if routed else None
+        operation = routed.operation if routed else None
+        service = routed.service if routed else SERVICE
         failure = self.accounting.arrived(operation)
         try:
             response = (
-                error_response(failure, operation) if failure else self.api.handle(request, routed)
+                error_response(failure, operation, service)
+                if failure
+                else self.api.handle(request, routed)
             )
         except Exception:
             log.exception("fake AWS Backup: %s %s failed", request.method, request.path)
-            response = error_response(ApiError("InternalFailure", "internal error"), operation)
+            internal = ApiError("InternalFailure", "internal error")
+            response = error_response(internal, operation, service)
         query = {name: values[-1] for name, values in request.query.items()}
         self.accounting.answered(
             LoggedRequest(
                 operation, request.method, request.path, query, response.status,
-                response.error_code,
+                response.error_code, service,
             )
         )  # fmt: skip
         if self.on_response is not None:
@@ -187,9 +206,11 @@ class FakeBackup:
 
     def reset(self, jobs: Iterable[Mapping[str, Any]] = (), seed: int = 0) -> None:
         """Forget every job, restore testing plan and selection and protected resource of every
-        account and region, the counters, log and queued failures; then store ``jobs`` (in the
+        account and region, every Region status and organisation change made since the start
+        (``accounts``), the counters, log and queued failures; then store ``jobs`` (in the
         default account and region). Each run starts the same."""
         self.store.clear()
+        self.accounts.reset()
         self.accounting.reset()
         self.churn.reset(seed)
         self.store.load(DEFAULT_ACCOUNT_ID, DEFAULT_REGION, jobs)

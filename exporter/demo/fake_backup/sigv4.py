@@ -1,20 +1,22 @@
 """Who is calling, and where: read from the SigV4 ``Authorization`` header, as AWS reads it.
 
 ``AWS4-HMAC-SHA256 Credential=AKID/20260110/us-east-1/backup/aws4_request, SignedHeaders=...,
-Signature=...``: the region of a request is its credential scope's, and its account is what the
-``AccountResolver`` says the access key ID belongs to. The default resolver answers one fixed
-account for every key; a test that has moto's STS issue credentials can map each key to the
-account it assumed a role in. Signatures are not verified (the fake knows no secret keys).
+Signature=...``: the region and the service of a request are its credential scope's (so one
+endpoint serves AWS Backup and the Account API; each of AWS's endpoints checks the scope's
+service the same way), and its account is what the ``AccountResolver`` says the access key ID
+belongs to. The default resolver answers one fixed account for every key; a test that has moto's
+STS issue credentials can map each key to the account it assumed a role in. Signatures are not
+verified (the fake knows no secret keys).
 
 Refusals, with AWS's common error codes: no Authorization header (MissingAuthenticationToken),
-a header that is not a well-formed SigV4 one or is scoped to another service
-(IncompleteSignature), a key the resolver does not know (InvalidClientTokenId).
+a header that is not a well-formed SigV4 one or is scoped to a service the fake does not
+serve (IncompleteSignature), a key the resolver does not know (InvalidClientTokenId).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from exporter.demo.fake_backup.errors import ApiError
@@ -37,6 +39,7 @@ class Caller:
     access_key_id: str
     account_id: str
     region: str
+    service: str = SERVICE
 
 
 def _incomplete(message: str) -> ApiError:
@@ -58,8 +61,21 @@ def _parameters(authorization: str) -> dict[str, str]:
     return parameters
 
 
-def caller(headers: Mapping[str, str], resolve: AccountResolver) -> Caller:
-    """The caller of a request (``headers`` with lower-case names), or the ApiError AWS sends."""
+def scoped_service(headers: Mapping[str, str]) -> str | None:
+    """The service of the request's credential scope, None when it has none to read (``caller``
+    then says what is wrong)."""
+    try:
+        credential = _parameters(headers.get("authorization") or "")["Credential"].split("/")
+    except ApiError:
+        return None
+    return credential[3] if len(credential) == 5 else None
+
+
+def caller(
+    headers: Mapping[str, str], resolve: AccountResolver, services: Collection[str] = (SERVICE,)
+) -> Caller:
+    """The caller of a request (``headers`` with lower-case names), or the ApiError AWS sends;
+    ``services``: those the endpoint serves (named when the scope is another one)."""
     authorization = headers.get("authorization")
     if not authorization:
         raise ApiError("MissingAuthenticationToken", "Missing Authentication Token")
@@ -74,8 +90,9 @@ def caller(headers: Mapping[str, str], resolve: AccountResolver) -> Caller:
             f"not {'/'.join(credential[1:])!r}"
         )
     key, _, region, service, _ = credential
-    if service != SERVICE:
-        raise _incomplete(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if service not in services:
+        served = " or ".join(f"'{name}'" for name in services)
+        raise _incomplete(f"Credential should be scoped to correct service: {served}.")
     if not key or not region:
         raise _incomplete("Credential has an empty access key ID or region.")
     if "x-amz-date" not in headers and "date" not in headers:
@@ -87,4 +104,4 @@ def caller(headers: Mapping[str, str], resolve: AccountResolver) -> Caller:
         raise ApiError(
             "InvalidClientTokenId", "The security token included in the request is invalid."
         )
-    return Caller(key, account_id, region)
+    return Caller(key, account_id, region, service)
