@@ -100,12 +100,16 @@ Image reference: repository@digest, or repository:tag with the tag defaulting to
 {{- end }}
 
 {{/*
-Fails with a message saying what to set when there is nothing to export: no targets and no
-ConfigMap of the user's own.
+Fails with a message saying what to set: when there is nothing to export (no targets, no
+organisation and no ConfigMap of the user's own), and when sharding meets a replica count other
+than 1 (the shards are the replicas).
 */}}
 {{- define "aws-backup-restore-exporter.validate" -}}
-{{- if and (not .Values.existingConfigMap) (not .Values.config.targets) }}
-{{- fail "\n\nNothing to export: set config.targets to the AWS accounts and regions to read (e.g. --set 'config.targets[0].region=us-east-1', or -f values with config.targets: [{name: prod-use1, region: us-east-1}]), or existingConfigMap to a ConfigMap holding config.yaml. See examples/ and docs/kubernetes.md." }}
+{{- if and (not .Values.existingConfigMap) (not .Values.config.targets) (not .Values.config.organization) }}
+{{- fail "\n\nNothing to export: set config.targets to the AWS accounts and regions to read (e.g. --set 'config.targets[0].region=us-east-1', or -f values with config.targets: [{name: prod-use1, region: us-east-1}]), or config.organization to discover every account of an AWS Organization (at least config.organization.member_role_arn, e.g. \"arn:aws:iam::{account_id}:role/aws-backup-restore-exporter\"), or existingConfigMap to a ConfigMap holding config.yaml. See examples/ and docs/kubernetes.md." }}
+{{- end }}
+{{- if and .Values.sharding.enabled (ne (int .Values.replicaCount) 1) }}
+{{- fail (printf "\n\nsharding.enabled runs one pod per shard (sharding.shards: %d): leave replicaCount at 1 (it is %d). To run more pods, raise sharding.shards." (int .Values.sharding.shards) (int .Values.replicaCount)) }}
 {{- end }}
 {{- if and .Values.webConfig.certificate.certManager.enabled (not .Values.webConfig.certificate.certManager.issuerRef.name) }}
 {{- fail "\n\nwebConfig.certificate.certManager.enabled needs webConfig.certificate.certManager.issuerRef.name (an Issuer or ClusterIssuer of cert-manager)." }}
@@ -204,4 +208,161 @@ httpGet:
   {{- end }}
 {{- end }}
 {{ toYaml (index . 1) }}
+{{- end }}
+
+{{/*
+"true" when the chart runs a StatefulSet of shards instead of the Deployment.
+*/}}
+{{- define "aws-backup-restore-exporter.sharded" -}}
+{{- if .Values.sharding.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+Name of the headless Service that governs the StatefulSet of shards (per-pod DNS names
+<fullname>-<ordinal>.<this>.<namespace>.svc).
+*/}}
+{{- define "aws-backup-restore-exporter.headlessServiceName" -}}
+{{- printf "%s-headless" (include "aws-backup-restore-exporter.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The pod template (metadata and spec) shared by the Deployment and the StatefulSet of shards. A
+shard takes its number from its pod name: the StatefulSet's ordinal, through the downward API.
+*/}}
+{{- define "aws-backup-restore-exporter.podTemplate" -}}
+{{- $sharded := include "aws-backup-restore-exporter.sharded" . -}}
+metadata:
+  annotations:
+    {{- if not .Values.existingConfigMap }}
+    # A change of the config changes this hash and so rolls the pods: the exporter reads its
+    # config once, at start-up.
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- end }}
+    {{- if include "aws-backup-restore-exporter.webConfig.chartSecret" . }}
+    checksum/web-config: {{ include (print $.Template.BasePath "/webconfig-secret.yaml") . | sha256sum }}
+    {{- end }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "aws-backup-restore-exporter.labelsWith" (list . .Values.podLabels) | nindent 4 }}
+spec:
+  serviceAccountName: {{ include "aws-backup-restore-exporter.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
+  enableServiceLinks: false
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with .Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: exporter
+      image: {{ include "aws-backup-restore-exporter.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - --config.file=/etc/aws-backup-restore-exporter/config.yaml
+        - --web.listen-address=:9798
+        - --log.level={{ .Values.logLevel }}
+        - --log.format={{ .Values.logFormat }}
+        {{- if $sharded }}
+        # This pod's shard: the trailing ordinal of its StatefulSet pod name.
+        - --shard=$(POD_NAME)
+        - --total-shards={{ .Values.sharding.shards }}
+        {{- end }}
+        {{- if include "aws-backup-restore-exporter.webConfig.enabled" . }}
+        - --web.config.file=/run/secrets/aws-backup-restore-exporter/web/{{ ternary .Values.webConfig.existingSecretKey "web.yml" (not (empty .Values.webConfig.existingSecret)) }}
+        {{- end }}
+        {{- range .Values.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      {{- if or .Values.env .Values.extraEnv $sharded }}
+      env:
+        {{- if $sharded }}
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        {{- end }}
+        {{- range $name, $value := .Values.env }}
+        - name: {{ $name }}
+          value: {{ $value | toString | quote }}
+        {{- end }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      {{- with .Values.envFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      ports:
+        - name: http
+          containerPort: 9798
+          protocol: TCP
+      livenessProbe:
+        {{- include "aws-backup-restore-exporter.probe" (list . .Values.livenessProbe) | trim | nindent 8 }}
+      readinessProbe:
+        {{- include "aws-backup-restore-exporter.probe" (list . .Values.readinessProbe) | trim | nindent 8 }}
+      {{- with .Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: config
+          mountPath: /etc/aws-backup-restore-exporter
+          readOnly: true
+        {{- if include "aws-backup-restore-exporter.webConfig.enabled" . }}
+        - name: web-config
+          mountPath: /run/secrets/aws-backup-restore-exporter/web
+          readOnly: true
+        {{- end }}
+        {{- if include "aws-backup-restore-exporter.webConfig.certSecretName" . }}
+        - name: tls
+          mountPath: /run/secrets/aws-backup-restore-exporter/tls
+          readOnly: true
+        {{- end }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "aws-backup-restore-exporter.configMapName" . }}
+    {{- if include "aws-backup-restore-exporter.webConfig.enabled" . }}
+    - name: web-config
+      secret:
+        secretName: {{ include "aws-backup-restore-exporter.webConfig.secretName" . }}
+        defaultMode: 0440
+    {{- end }}
+    {{- with include "aws-backup-restore-exporter.webConfig.certSecretName" . }}
+    - name: tls
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
