@@ -30,6 +30,7 @@ CHART = REPO / "charts" / "aws-backup-restore-exporter"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 EXAMPLES = CHART / "examples"
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "Certificate"}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 NAMESPACE = "monitoring"
 CONFIG_DIR = "/etc/aws-backup-restore-exporter"
 SECRETS_DIR = "/run/secrets/aws-backup-restore-exporter"
@@ -40,6 +41,9 @@ WEB_CONFIG_SHAPES = {
     "web-mtls-cert-manager-values.yaml": ("https", True),
     "web-existing-secret-values.yaml": ("https", False),
 }
+# The sharded and organisation shapes of ci/.
+SHARDED_SHAPES = ["sharded-values.yaml", "sharded-organization-values.yaml"]
+ORGANIZATION_SHAPES = ["organization-values.yaml", "sharded-organization-values.yaml"]
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -109,10 +113,32 @@ def config_map(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return found[0]
 
 
+def workload(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pods' owner: the Deployment, or the StatefulSet of shards (never both)."""
+    found = [o for o in objects if o["kind"] in WORKLOAD_KINDS]
+    assert len(found) == 1, f"expected one of {WORKLOAD_KINDS}, got {len(found)}"
+    return found[0]
+
+
 def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    containers = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = workload(objects)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
+
+
+def pod_args(exporter: dict[str, Any], pod_name: str) -> list[str]:
+    """The container's args as Kubernetes passes them to a pod of this name: each $(VAR) of the
+    container's env replaced by its value (a literal, or the downward API's metadata.name)."""
+    values = {}
+    for item in exporter.get("env", []):
+        if "value" in item:
+            values[item["name"]] = item["value"]
+        elif item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+            values[item["name"]] = pod_name
+    return [
+        re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), arg)
+        for arg in exporter["args"]
+    ]
 
 
 def kube_version_floor() -> str:
@@ -137,6 +163,8 @@ def test_ci_values_cover_the_supported_shapes():
         "multi-target-values.yaml",
         "everything-values.yaml",
         *WEB_CONFIG_SHAPES,
+        *SHARDED_SHAPES,
+        *ORGANIZATION_SHAPES,
     }
 
 
@@ -159,7 +187,8 @@ def test_chart_lints_without_errors_or_warnings(values_file):
 def test_rendered_objects_are_valid_kubernetes_objects(values_file):
     validator = require_module("kubernetes_validate")
     objects = render(load_values(values_file))
-    assert {o["kind"] for o in objects} >= {"Deployment", "Service", "ServiceAccount"}
+    assert {o["kind"] for o in objects} >= {"Service", "ServiceAccount"}
+    assert workload(objects)["kind"] in WORKLOAD_KINDS
     versions = sorted({kube_version_floor(), validator.latest_version()})
     checked = 0
     for obj in objects:
@@ -207,7 +236,7 @@ def test_everything_enabled_renders_every_optional_resource():
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
 def test_pod_and_container_are_hardened(values_file):
     objects = render(load_values(values_file))
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = workload(objects)["spec"]["template"]["spec"]
     pod_context = pod["securityContext"]
     assert pod_context["runAsNonRoot"] is True
     assert pod_context["runAsUser"] != 0
@@ -301,9 +330,12 @@ def test_image_digest_replaces_the_tag():
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=_ids(CI_VALUES))
 def test_container_arguments_are_accepted_by_the_exporter_cli(values_file):
-    exporter = container(render(load_values(values_file)))
+    objects = render(load_values(values_file))
+    exporter = container(objects)
     assert "command" not in exporter  # the image's ENTRYPOINT is the exporter
-    args = build_parser().parse_args(exporter["args"])
+    args = build_parser().parse_args(
+        pod_args(exporter, f"{workload(objects)['metadata']['name']}-0")
+    )
     assert args.config_file == f"{CONFIG_DIR}/config.yaml"
     mounts = {m["name"]: m for m in exporter["volumeMounts"]}
     assert mounts["config"]["mountPath"] == CONFIG_DIR
@@ -359,7 +391,14 @@ def test_configmap_holds_the_values_config_and_the_exporter_accepts_it(values_fi
     # (account IDs stay strings, numbers stay numbers).
     assert data == {key: value for key, value in values["config"].items() if value}
     config = parse_config(data)
-    assert [t.region for t in config.targets] == [t["region"] for t in data["targets"]]
+    assert [t.region for t in config.targets] == [t["region"] for t in data.get("targets", [])]
+    if "organization" in data:
+        assert config.organization is not None
+        assert config.organization.member_role_arn == data["organization"]["member_role_arn"]
+        # Hundreds of discovered targets cannot sync within a scrape: background sync.
+        assert config.sync.interval_seconds is not None
+    else:
+        assert config.organization is None
     # The same file through the exporter's command line, as a user would check it.
     path = tmp_path / "config.yaml"
     path.write_text(text)
@@ -413,6 +452,8 @@ def test_schema_accepts_every_key_of_the_full_config_fixture():
         chart.validate_schema({"config": full})
 
 
+MEMBER_ROLE = {"member_role_arn": "arn:aws:iam::{account_id}:role/aws-backup-restore-exporter"}
+
 # Bad values, and whether the exporter's own validation rejects the same config. The schema
 # catches them at `helm install` time, before a pod crash-loops on them.
 BAD_VALUES: list[tuple[str, dict[str, Any], bool]] = [
@@ -455,6 +496,63 @@ BAD_VALUES: list[tuple[str, dict[str, Any], bool]] = [
         {"config": {"targets": [{"region": "eu-west-1"}], "aws": {"max_attempts": 2.5}}},
         True,
     ),
+    (
+        "sync-interval-not-a-duration",
+        {"config": {"targets": [{"region": "eu-west-1"}], "sync": {"interval": "often"}}},
+        True,
+    ),
+    (
+        "organization-without-member-role",
+        {"config": {"organization": {"regions": ["us-east-1"]}}},
+        True,
+    ),
+    (
+        "member-role-without-account-id",
+        {
+            "config": {
+                "organization": {
+                    "member_role_arn": "arn:aws:iam::111122223333:role/Reader",
+                    "regions": ["us-east-1"],
+                }
+            }
+        },
+        True,
+    ),
+    (
+        "organization-regions-neither-list-nor-enabled",
+        {"config": {"organization": {**MEMBER_ROLE, "regions": "all"}}},
+        True,
+    ),
+    (
+        "organization-account-id-not-quoted",
+        {
+            "config": {
+                "organization": {
+                    **MEMBER_ROLE,
+                    "regions": ["us-east-1"],
+                    "include_accounts": [111122223333],
+                }
+            }
+        },
+        True,
+    ),
+    (
+        "organization-refresh-not-a-duration",
+        {
+            "config": {
+                "organization": {
+                    **MEMBER_ROLE,
+                    "regions": ["us-east-1"],
+                    "refresh_interval": "daily",
+                }
+            }
+        },
+        True,
+    ),
+    ("organization-not-a-mapping", {"config": {"organization": ["ou-ab12-11111111"]}}, True),
+    ("shards-zero", {"sharding": {"enabled": True, "shards": 0}}, False),
+    ("sharding-enabled-not-boolean", {"sharding": {"enabled": "yes"}}, False),
+    ("sharding-unknown-key", {"sharding": {"replicas": 3}}, False),
     ("misspelt-top-level-key", {"serviceMonitor": {"enable": True}}, False),
     ("unknown-top-level-key", {"replicas": 2}, False),
     ("replica-count-not-a-number", {"replicaCount": "2"}, False),
@@ -498,7 +596,9 @@ def test_schema_rejects_bad_values(change, config_invalid):
 
 
 @pytest.mark.parametrize(
-    "values", [{}, {"config": {"targets": []}}], ids=["no-values", "empty-targets"]
+    "values",
+    [{}, {"config": {"targets": []}}, {"config": {"targets": [], "organization": {}}}],
+    ids=["no-values", "empty-targets", "empty-organization"],
 )
 def test_no_targets_fails_saying_what_to_set(values):
     helm = require_module("helm_python")
@@ -508,6 +608,7 @@ def test_no_targets_fails_saying_what_to_set(values):
             chart.render(values, name="restores", namespace=NAMESPACE)
     message = str(error.value)
     assert "Nothing to export: set config.targets" in message
+    assert "or config.organization to discover every account of an AWS Organization" in message
     assert "existingConfigMap" in message
     assert "/config/targets" not in message
 
@@ -559,6 +660,162 @@ def test_service_monitor_scrapes_the_release_service_metrics_port(values_file):
     deadline = parse_config(yaml.safe_load(config_map(objects)["data"]["config.yaml"]))
     assert deadline.sync.deadline_seconds < timeout
     assert timeout <= parse_duration(endpoint["interval"])
+
+
+# ---- sharded mode: a StatefulSet of shards, each pod scraped on its own ---------------------
+
+SCRAPED_SHAPES = [
+    path for path in CI_VALUES if load_values(path).get("serviceMonitor", {}).get("enabled")
+]
+
+
+def _services(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == "Service"]
+
+
+@pytest.mark.parametrize("name", SHARDED_SHAPES)
+def test_sharded_mode_runs_one_statefulset_pod_per_shard(name):
+    values = load_values(CHART / "ci" / name)
+    objects = render(values)
+    assert [o for o in objects if o["kind"] == "Deployment"] == []
+    statefulset = one(objects, "StatefulSet")
+    spec = statefulset["spec"]
+    shards = values["sharding"]["shards"]
+    assert spec["replicas"] == shards
+    assert spec["podManagementPolicy"] == "Parallel"  # independent pods start together
+    assert "volumeClaimTemplates" not in spec  # the exporter keeps nothing on disk
+    assert _selects(spec["selector"]["matchLabels"], spec["template"]["metadata"]["labels"])
+    # The governing Service exists, is headless and selects exactly these pods.
+    [governing] = [s for s in _services(objects) if s["metadata"]["name"] == spec["serviceName"]]
+    assert governing["spec"]["clusterIP"] == "None"
+    assert governing["spec"]["selector"] == spec["selector"]["matchLabels"]
+    exporter = container(objects)
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
+        exporter["env"]
+    )
+    assert "--shard=$(POD_NAME)" in exporter["args"]
+    assert f"--total-shards={shards}" in exporter["args"]
+    # Kubernetes names the pods <statefulset>-0 .. -<shards-1>: the exporter's own command line
+    # takes each pod's ordinal as its shard, so every shard has exactly one pod.
+    pod_shards = []
+    for ordinal in range(shards):
+        pod_name = f"{statefulset['metadata']['name']}-{ordinal}"
+        args = build_parser().parse_args(pod_args(exporter, pod_name))
+        assert args.total_shards == shards
+        pod_shards.append(args.shard)
+    assert pod_shards == list(range(shards))
+
+
+@pytest.mark.parametrize(
+    "name", ["everything-values.yaml", "irsa-values.yaml", "web-mtls-cert-manager-values.yaml"]
+)
+def test_sharded_pods_are_the_deployment_pods_plus_their_shard(name):
+    """One pod template for both modes: probes, web config, IRSA, resources and security
+    contexts are the Deployment's; only the shard flags and POD_NAME are added."""
+    values = load_values(CHART / "ci" / name)
+    deployment_pod = one(render(values), "Deployment")["spec"]["template"]
+    sharded = render({**values, "sharding": {"enabled": True, "shards": 3}})
+    pod = one(sharded, "StatefulSet")["spec"]["template"]
+    exporter = pod["spec"]["containers"][0]
+    added = [arg for arg in exporter["args"] if arg.startswith(("--shard=", "--total-shards="))]
+    assert added == ["--shard=$(POD_NAME)", "--total-shards=3"]
+    exporter["args"] = [arg for arg in exporter["args"] if arg not in added]
+    exporter["env"] = [item for item in exporter["env"] if item["name"] != "POD_NAME"]
+    if not exporter["env"]:
+        del exporter["env"]
+    assert pod == deployment_pod
+
+
+@pytest.mark.parametrize("values_file", SCRAPED_SHAPES, ids=_ids(SCRAPED_SHAPES))
+def test_service_monitor_scrapes_every_pod_once(values_file):
+    """The Prometheus Operator scrapes each endpoint (pod) of each Service the ServiceMonitor
+    selects: exactly one Service must select every pod of the release, on the metrics port, and
+    a NetworkPolicy must admit the scrape to each of them."""
+    objects = render(load_values(values_file))
+    monitor = one(objects, "ServiceMonitor")["spec"]
+    owner = workload(objects)
+    pod_labels = owner["spec"]["template"]["metadata"]["labels"]
+    selected = [
+        service
+        for service in _services(objects)
+        if service["metadata"]["namespace"] in monitor["namespaceSelector"]["matchNames"]
+        and _selects(monitor["selector"]["matchLabels"], service["metadata"]["labels"])
+    ]
+    assert len(selected) == 1, [s["metadata"]["name"] for s in selected]
+    [service] = selected
+    assert _selects(service["spec"]["selector"], pod_labels)  # every pod is an endpoint
+    [endpoint] = monitor["endpoints"]
+    [port] = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    assert port["targetPort"] in {p["name"] for p in container(objects)["ports"]}
+    if owner["kind"] == "StatefulSet":
+        # Pod by pod, through the shards' own headless Service.
+        assert service["metadata"]["name"] == owner["spec"]["serviceName"]
+        assert service["spec"]["clusterIP"] == "None"
+    for policy in [o for o in objects if o["kind"] == "NetworkPolicy"]:
+        assert _selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels)
+        assert {"port": port["targetPort"], "protocol": "TCP"} in policy["spec"]["ingress"][0][
+            "ports"
+        ]
+
+
+def test_sharded_mode_keeps_the_release_service_for_people_and_adds_the_headless_one():
+    objects = render(load_values(CHART / "ci" / "sharded-values.yaml"))
+    services = {s["metadata"]["name"]: s for s in _services(objects)}
+    assert sorted(services) == ["restores-sharded", "restores-sharded-headless"]
+    assert "clusterIP" not in services["restores-sharded"]["spec"]
+    for service in services.values():
+        assert service["spec"]["selector"] == workload(objects)["spec"]["selector"]["matchLabels"]
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == [
+        "ConfigMap",
+        "NetworkPolicy",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+        "StatefulSet",
+    ]
+
+
+def test_sharded_cert_manager_certificate_also_names_each_shard():
+    values = load_values(CHART / "ci" / "web-mtls-cert-manager-values.yaml")
+    values["sharding"] = {"enabled": True, "shards": 2}
+    objects = render(values)
+    names = one(objects, "Certificate")["spec"]["dnsNames"]
+    service = one(objects, "Service", "-headless")["metadata"]
+    assert f"*.{service['name']}.{NAMESPACE}.svc" in names
+    # The ServiceMonitor's default serverName is still one of the certificate's names.
+    del values["serviceMonitor"]["tlsConfig"]
+    [endpoint] = one(render(values), "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"]["serverName"] in names
+
+
+@pytest.mark.parametrize("replicas", [0, 2])
+def test_sharding_with_a_replica_count_fails_saying_why(replicas):
+    helm = require_module("helm_python")
+    values = {**load_values(CHART / "ci" / "sharded-values.yaml"), "replicaCount": replicas}
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(values)  # the schema lets it through, to the message below
+        with pytest.raises(helm.HelmRenderError) as error:
+            chart.render(values, name="restores", namespace=NAMESPACE)
+    message = str(error.value)
+    assert "sharding.enabled runs one pod per shard (sharding.shards: 3)" in message
+    assert f"leave replicaCount at 1 (it is {replicas})" in message
+
+
+def test_organization_blocks_are_left_to_the_exporter_which_names_the_key(tmp_path):
+    """The schema types organization's own keys; its per-target blocks are checked by the
+    exporter (one set of rules), which names the misspelt key."""
+    helm = require_module("helm_python")
+    values = load_values(CHART / "ci" / "organization-values.yaml")
+    values["config"]["organization"]["discovery"] = {"lookbak": "7d"}
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(values)
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map(render(values))["data"]["config.yaml"])
+    result = run_exporter("--config.check", "--config.file", str(path))
+    assert result.returncode != 0
+    assert "organization.discovery.lookbak" in result.stderr
 
 
 # ---- PrometheusRule: the project's rules ----------------------------------------------------
@@ -805,7 +1062,7 @@ def _web_shape(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _volumes_and_mounts(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = workload(objects)["spec"]["template"]["spec"]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     mounts = {mount["name"]: mount for mount in pod["containers"][0]["volumeMounts"]}
     return volumes, mounts
@@ -1149,6 +1406,11 @@ def test_pod_identity_trust_policy_admits_the_eks_agent_with_session_tags():
         ("minimal-values.yaml", "curl -s localhost:9798/metrics"),
         ("web-basic-auth-values.yaml", "curl -s -u USER localhost:9798/metrics"),
         ("web-mtls-cert-manager-values.yaml", "curl -sk https://localhost:9798/metrics"),
+        ("sharded-values.yaml", "port-forward pod/restores-sharded-0 9798"),
+        (
+            "sharded-organization-values.yaml",
+            "Sharded: 4 pods (r-aws-backup-restore-exporter-0 to -3)",
+        ),
     ],
 )
 def test_notes_show_a_curl_that_matches_the_web_config(name, command):
