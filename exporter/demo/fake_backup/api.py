@@ -105,9 +105,13 @@ class BackupApi:
         self.services.update({name: dict(ops) for name, ops in (services or {}).items()})
         self.accounts = accounts or sigv4.fixed_account()
 
-    def route(self, request: HttpRequest) -> Routed:
+    def service_of(self, request: HttpRequest) -> str:
+        """The service a request is for: its credential scope's, AWS Backup if not served."""
         service = sigv4.scoped_service(request.headers)
-        service = service if service in self.services else SERVICE
+        return service if service in self.services else SERVICE
+
+    def route(self, request: HttpRequest) -> Routed:
+        service = self.service_of(request)
         found = routes.find(request.method, request.path, request.query, service=service)
         return None if found is None else Route(found[0], found[1], service)
 
@@ -115,7 +119,7 @@ class BackupApi:
         """The response to ``request``; ``routed`` is ``route(request)`` when already known."""
         routed = routed or self.route(request)
         name = routed.operation if routed else None
-        service = routed.service if routed else SERVICE
+        service = routed.service if routed else self.service_of(request)
         try:
             caller = sigv4.caller(request.headers, self.accounts, tuple(self.services))
             if routed is None:

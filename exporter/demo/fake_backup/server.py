@@ -3,9 +3,9 @@
 ``FakeBackup`` holds one ``RestoreJobStore`` (restore jobs, and beside them restore testing plans
 and selections and protected resources) and one ``AccountRegistry`` (the Account API's Region
 statuses and organisation, ``accounts``), and serves both through ``BackupApi`` from a threaded
-HTTP/1.1 server (keep-alive, as botocore's connection pool expects): a request scoped to
-``backup`` is AWS Backup's, one scoped to ``account`` the Account API's, so its URL is both
-services' endpoint. Around each API request: a latency (slept in the request's own thread, so concurrent
+HTTP/1.1 server (keep-alive, as botocore's connection pool expects): a request scoped to ``backup``
+is AWS Backup's, one scoped to ``account`` the Account API's, so its URL is both services'
+endpoint. Around each API request: a latency (slept in the request's own thread, so concurrent
 requests overlap as they do against AWS), injected errors (``fail_next``), counters per operation
 and a request log (``accounting``), and an optional ``on_response`` hook that sees every response
 before it is sent (the conformance tests walk them). A handler bug answers 500 InternalFailure and
@@ -30,7 +30,6 @@ from exporter.demo.fake_backup.accounts import AccountRegistry
 from exporter.demo.fake_backup.api import BackupApi, HttpRequest, HttpResponse, error_response
 from exporter.demo.fake_backup.errors import ApiError
 from exporter.demo.fake_backup.generator import DEFAULT_REGION, JobChurn
-from exporter.demo.fake_backup.model import SERVICE
 from exporter.demo.fake_backup.operations import Handler, RestoreJobOperations
 from exporter.demo.fake_backup.sigv4 import DEFAULT_ACCOUNT_ID, AccountResolver, fixed_account
 from exporter.demo.fake_backup.store import RestoreJobStore
@@ -138,7 +137,7 @@ class FakeBackup:
         started = time.monotonic()
         routed = self.api.route(request)
         operation = routed.operation if routed else None
-        service = routed.service if routed else SERVICE
+        service = routed.service if routed else self.api.service_of(request)
         failure = self.accounting.arrived(operation)
         try:
             response = (

@@ -16,8 +16,12 @@ serve (IncompleteSignature), a key the resolver does not know (InvalidClientToke
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+
+import boto3
+import botocore.exceptions
 
 from exporter.demo.fake_backup.errors import ApiError
 from exporter.demo.fake_backup.model import SERVICE
@@ -32,6 +36,35 @@ AccountResolver = Callable[[str], str | None]  # access key ID -> account ID, No
 def fixed_account(account_id: str = DEFAULT_ACCOUNT_ID) -> AccountResolver:
     """A resolver that puts every access key in one account."""
     return lambda access_key_id: account_id
+
+
+def sts_accounts(endpoint_url: str, region: str = "us-east-1") -> AccountResolver:
+    """A resolver that asks an STS endpoint which account a key is in (GetCallerIdentity, signed
+    with the key and a made-up secret): for moto's STS, which issues the keys of AssumeRole
+    and does not check signatures, so each assumed role's key resolves to the role's account.
+    Answers are kept per key (a key never changes account)."""
+    known: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def resolve(access_key_id: str) -> str | None:
+        with lock:
+            if access_key_id in known:
+                return known[access_key_id]
+        sts = boto3.session.Session().client(
+            "sts", region_name=region, endpoint_url=endpoint_url, aws_access_key_id=access_key_id,
+            aws_secret_access_key="unchecked",  # noqa: S106 (moto checks no signature)
+        )  # fmt: skip
+        try:
+            account_id: str = sts.get_caller_identity()["Account"]
+        except botocore.exceptions.ClientError:
+            return None
+        finally:
+            sts.close()
+        with lock:
+            known[access_key_id] = account_id
+        return account_id
+
+    return resolve
 
 
 @dataclass(frozen=True)
