@@ -1305,8 +1305,9 @@ def _aws_backup_calls_of_the_exporter() -> set[str]:
     )
     operations = client.meta.method_to_api_mapping
     # Direct calls (client.describe_restore_job(...)), and operation names handed to
-    # get_paginator or to a helper that pages them ("list_restore_testing_plans").
-    methods = set(re.findall(r"\bclient\.(\w+)\(", source)) - {"get_paginator"}
+    # get_paginator or to a helper that pages them ("list_restore_testing_plans"). The client's
+    # own methods that are no operation (closing its connections) are left out.
+    methods = set(re.findall(r"\bclient\.(\w+)\(", source)) - {"get_paginator", "close"}
     methods |= set(re.findall(r"\"(\w+)\"", source)) & set(operations)
     return {f"backup:{operations[method]}" for method in methods}
 
