@@ -1,13 +1,17 @@
 """The HTTP server: one event loop reads requests, a fixed pool of threads answers them.
 
-A connection costs a thread only while its request is being answered. Until its request head
-has arrived in full (and its TLS handshake is done), a connection is a few kilobytes in the
-event loop, with a deadline (``read_timeout``; ``idle_timeout`` between kept-alive requests).
-So a client that sends half a request and stalls holds no thread, and is closed at its
-deadline. The number of open connections is bounded (``max_connections``): past it, the
-connection that has waited longest for its request is closed to make room, so a flood of stalled
-connections cannot lock Prometheus out; connections whose request is being answered are never
-closed for room. Threads: the loop's, plus ``max_concurrent_requests`` workers, never more.
+A connection costs a thread only while its request is being answered. Until its first request
+head has arrived in full, a plain-HTTP connection waits in the room (exporter.waitroom): a socket
+and a few bytes, with no task, stream or timer of its own, so that a flood of connections costs
+the loop an accept, a read and a close each and the kernel's accept queue stays short for the
+scrape behind them. Once its head is complete it is served by an asyncio stream, as a TLS
+connection is from its accept (its handshake bounded by ``read_timeout`` too) and a kept-alive
+one between requests (``idle_timeout``). So a client that sends half a request and stalls holds
+no thread, and is closed at its deadline. The number of open connections is bounded
+(``max_connections``): past it, the connection that has waited longest for its request is closed
+to make room, so a flood of stalled connections cannot lock Prometheus out; connections whose
+request is complete or being answered are the last to go, and those being answered never.
+Threads: the loop's, plus ``max_concurrent_requests`` workers, never more.
 
 What is served can change while it runs (``site``): each new connection shakes hands with the
 TLS context of the moment and each request goes to the app of the moment, which is how a renewed
@@ -18,31 +22,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.httpwire import (
-    BadRequestError,
-    Request,
-    environ,
-    error_bytes,
-    parse_head,
-    response_head,
-)
+from exporter.httpwire import BadRequestError, Request, error_bytes, parse_head
+from exporter.waitroom import Waiter, WaitingRoom
+from exporter.wsgicall import WsgiApp as WsgiApp  # re-exported: reload.py names it here
+from exporter.wsgicall import peer, respond
 
 log = logging.getLogger(__name__)
 
 _ACCEPT_BATCH = 64
 
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 PeerCheck = Callable[[Any], bool]  # the ssl.SSLObject of a finished handshake -> allowed
 
 
@@ -70,9 +67,18 @@ class Site:
 
 
 class _Connection:
-    def __init__(self, task: asyncio.Task[None]) -> None:
-        self.task = task
+    """A connection served by an asyncio stream: TLS from its accept, plain HTTP from the
+    moment its first request head is complete, and every kept-alive connection."""
+
+    __slots__ = ("busy", "task")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
         self.busy = False  # a request is being answered: never closed to make room
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 class HttpServer:
@@ -84,7 +90,11 @@ class HttpServer:
         self.limits = limits = limits or Limits()
         self.server_address: tuple[Any, ...] = sock.getsockname()
         self._pool = ThreadPoolExecutor(limits.max_concurrent_requests, "http-worker")
-        self._connections: dict[_Connection, None] = {}  # in order of last wait start
+        # every open connection, in order of last wait start: the waiters in the room, and the
+        # connections served by a stream
+        self._connections: dict[Waiter | _Connection, None] = {}
+        self._room: WaitingRoom | None = None
+        self._resume: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -116,58 +126,136 @@ class HttpServer:
         self.socket.close()
 
     async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(
-            self._on_connect,
-            sock=self.socket,
-            limit=self.limits.max_header_bytes,
-            backlog=_ACCEPT_BATCH,
+        self._room = WaitingRoom(
+            loop,
+            self.limits.read_timeout,
+            self.limits.max_header_bytes,
+            on_head=self._on_head,
+            on_gone=self._on_gone,
         )
-        # asyncio listens again with the backlog it accepts per turn of the loop: keep that
-        # small, so a flood of connections is taken in turns with the requests being answered,
-        # and the kernel's queue large, so the flood waits there instead of losing SYNs
-        self.socket.listen(socket.SOMAXCONN)
+        self.socket.setblocking(False)
+        loop.add_reader(self.socket.fileno(), self._accept)
         self._started.set()
         await self._stop.wait()
-        server.close()  # no new connections; the listening socket stays ours to close
+        self._stop_accepting()
+        self._room.close_all()
         for connection in list(self._connections):
             if not connection.busy:
-                connection.task.cancel()
+                self._close(connection)
         await self._drain()
+
+    def _stop_accepting(self) -> None:
+        """No new connections: the kernel refuses them from now on, as it did before start."""
+        if self._resume is not None:
+            self._resume.cancel()
+        if self._loop is not None and self.socket.fileno() >= 0:
+            self._loop.remove_reader(self.socket.fileno())
+        self.socket.close()
 
     async def _drain(self) -> None:
         deadline = self._loop.time() + self.limits.shutdown_timeout if self._loop else 0.0
         while self._connections and self._loop is not None and self._loop.time() < deadline:
             for connection in list(self._connections):
                 if not connection.busy:
-                    connection.task.cancel()
+                    self._close(connection)
             await asyncio.sleep(0.02)
         self.cut_off = self.in_flight
         for connection in list(self._connections):
-            connection.task.cancel()
-        if self._connections:
-            await asyncio.gather(*(c.task for c in self._connections), return_exceptions=True)
+            self._close(connection)
+        tasks = [c.task for c in self._connections if isinstance(c, _Connection) and c.task]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- connections ----------------------------------------------------------------------------
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        connection = _Connection(task)
-        if not self._make_room():
-            writer.transport.abort()
-            return
+    def _accept(self) -> None:
+        """Take up to a batch of new connections, then let the loop turn: the requests of
+        connections already open are served between batches. A connection past the bound costs
+        an accept and a close; a plain one waits in the room, a TLS one gets its stream."""
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, _ = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as error:  # out of file descriptors, or of memory
+                self._pause_accepting(error)
+                return
+            if not self._make_room():
+                sock.close()
+                continue
+            sock.setblocking(False)
+            site = self.site
+            if site.ssl_context is None and self._room is not None:
+                self._connections[self._room.add(sock)] = None
+            else:
+                self._serve_stream(sock, b"", site)
+
+    def _pause_accepting(self, error: OSError) -> None:
+        log.error("cannot accept connections (%s): trying again in a second", error)
+        assert self._loop is not None
+        fd = self.socket.fileno()
+        self._loop.remove_reader(fd)
+        self._resume = self._loop.call_later(1.0, self._loop.add_reader, fd, self._accept)
+
+    def _on_head(self, waiter: Waiter) -> None:
+        """A waiter's request head is complete: serve it as the newest connection, last in
+        line to be closed for room."""
+        self._connections.pop(waiter, None)
+        self._serve_stream(waiter.sock, waiter.data, Site(self.site.app))
+
+    def _on_gone(self, waiter: Waiter) -> None:
+        self._connections.pop(waiter, None)
+
+    def _serve_stream(self, sock: socket.socket, data: bytes, site: Site) -> None:
+        connection = _Connection()
         self._connections[connection] = None
+        assert self._loop is not None
+        task = self._loop.create_task(self._stream(connection, sock, data, site))
+        connection.task = task
+
+        def done(_: object) -> None:  # also when cancelled before it ran at all
+            self._connections.pop(connection, None)
+            sock.close()
+
+        task.add_done_callback(done)
+
+    async def _stream(
+        self, connection: _Connection, sock: socket.socket, data: bytes, site: Site
+    ) -> None:
+        """Serve ``sock`` (whose first ``data`` was read already) with ``site``'s TLS."""
+        reader = asyncio.StreamReader(limit=self.limits.max_header_bytes)
+        if data:
+            reader.feed_data(data)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        writer = None
         try:
-            await self._converse(connection, reader, writer)
+            assert self._loop is not None
+            tls = site.ssl_context
+            timeout = self.limits.read_timeout if tls is not None else None
+            transport, _ = await self._loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=tls, ssl_handshake_timeout=timeout
+            )
+            writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
+            await self._converse(connection, reader, writer, site)
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError):  # timeouts are OSErrors
             pass  # the client went away, was too slow, or spoke no TLS: nothing to answer
         except asyncio.CancelledError:
             pass  # closed to make room, or at shutdown
         finally:
-            self._connections.pop(connection, None)
-            writer.transport.abort()
+            if writer is not None:
+                writer.transport.abort()
+
+    def _close(self, connection: Waiter | _Connection) -> None:
+        self._connections.pop(connection, None)
+        if isinstance(connection, Waiter):
+            if self._room is not None:
+                self._room.close(connection)
+        else:
+            connection.close()
 
     def _make_room(self) -> bool:
         """At the bound, close the connection that has waited longest for its request; False
@@ -176,22 +264,22 @@ class HttpServer:
             return True
         for connection in self._connections:
             if not connection.busy:
-                del self._connections[connection]
-                connection.task.cancel()
+                self._close(connection)
                 return True
         return False
 
     async def _converse(
-        self, connection: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        connection: _Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        site: Site,
     ) -> None:
         timeout = self.limits.read_timeout
-        site = self.site
-        if site.ssl_context is not None:
-            await writer.start_tls(site.ssl_context, ssl_handshake_timeout=timeout)
-            ssl_object = writer.get_extra_info("ssl_object")
-            if site.peer_check is not None and not site.peer_check(ssl_object):
-                log.debug("client certificate of %s not allowed", _peer(writer)[0])
-                return
+        peer_check = site.peer_check if site.ssl_context is not None else None
+        if peer_check is not None and not peer_check(writer.get_extra_info("ssl_object")):
+            log.debug("client certificate of %s not allowed", peer(writer)[0])  # after handshake
+            return
         https = site.ssl_context is not None
         while True:
             try:
@@ -216,106 +304,18 @@ class HttpServer:
     async def _answer(
         self, request: Request, body: bytes, writer: asyncio.StreamWriter, https: bool
     ) -> bool:
-        """Answer one request; False when the connection must close. A body whose length the
-        app declared is streamed piece by piece as the app yields it (the /metrics body is
-        never copied whole), each piece pulled on a worker, never on the loop."""
-        env = environ(request, body, _peer(writer), _local(writer), https)
-        keep = request.keep_alive
-        loop = asyncio.get_running_loop()
+        """Answer one request with the app of the moment; False when the connection must close."""
         self.in_flight += 1
-        answer = None
         try:
-            answer = await loop.run_in_executor(self._pool, _call, self.site.app, env)
-            log.debug("%s %s %s: %s", env["REMOTE_ADDR"], request.method, env["PATH_INFO"],
-                      answer.status)  # fmt: skip
-            http10 = request.version == b"HTTP/1.0"
-            head = response_head(answer.status, answer.headers, answer.length, not keep, http10)
-            piece = None
-            if request.method != "HEAD":  # the head goes out with the first piece, not alone
-                piece = await loop.run_in_executor(self._pool, _next, answer.body)
-            writer.write(head + (piece or b""))
-            while piece is not None:
-                await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
-                piece = await loop.run_in_executor(self._pool, _next, answer.body)
-                if piece is not None:
-                    writer.write(piece)
-            await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
-        except _BodyError:
-            return False  # the head is out: all that is left is to close the connection
+            return await respond(
+                self.site.app, request, body, writer, https, self._pool, self.limits.write_timeout
+            )
         finally:
             self.in_flight -= 1
-            if answer is not None:
-                await loop.run_in_executor(self._pool, answer.close)
-        return keep
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
         await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
-
-
-class _BodyError(Exception):
-    """The app failed while its body was being sent."""
-
-
-@dataclass
-class _Answer:
-    status: str
-    headers: list[tuple[str, str]]
-    body: Iterator[bytes]
-    length: int
-    close: Callable[[], None] = lambda: None
-
-
-def _next(body: Iterator[bytes]) -> bytes | None:
-    """The next non-empty piece of a body, None at its end; _BodyError if the app fails."""
-    try:
-        for piece in body:
-            if piece:
-                return piece
-    except Exception as error:
-        log.exception("error while sending a body")
-        raise _BodyError from error
-    return None
-
-
-def _call(app: WsgiApp, env: dict[str, Any]) -> _Answer:
-    """Run the WSGI app in a worker thread. A body whose Content-Length the app gave stays an
-    iterator, to be streamed; any other is joined here (small: errors, pages). Never raises."""
-    started: list[tuple[str, list[tuple[str, str]]]] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
-        started[:] = [(status, headers)]
-
-    try:
-        result = app(env, start_response)
-        body = iter(result)
-        first = b"" if started else next(body, b"")  # a generator app starts on its first piece
-        status, headers = started[0]
-        close = getattr(result, "close", None) or (lambda: None)
-        declared = [v for k, v in headers if k.lower() == "content-length"]
-        if declared:
-            pieces = itertools.chain([first], body)
-            return _Answer(status, headers, pieces, int(declared[0]), close)
-        try:
-            data = first + b"".join(body)
-        finally:
-            close()
-        return _Answer(status, headers, iter([data]), len(data))
-    except Exception:
-        log.exception("error answering %s %s", env.get("REQUEST_METHOD"), env.get("PATH_INFO"))
-        data = b"500 error\n"
-        return _Answer("500 Internal Server Error", [("Content-Type", "text/plain")],
-                       iter([data]), len(data))  # fmt: skip
-
-
-def _peer(writer: asyncio.StreamWriter) -> tuple[str, int]:
-    peer = writer.get_extra_info("peername") or ("?", 0)
-    return str(peer[0]), int(peer[1])
-
-
-def _local(writer: asyncio.StreamWriter) -> tuple[str, int]:
-    local = writer.get_extra_info("sockname") or ("", 0)
-    return str(local[0]), int(local[1])
 
 
 def bind(host: str, port: int, backlog: int = socket.SOMAXCONN) -> socket.socket:
