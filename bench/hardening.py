@@ -106,7 +106,8 @@ class Probe:
     interval: float = 0.25
     context: ssl.SSLContext | None = None
     times: list[float] = field(default_factory=list)
-    failures: int = 0
+    starts: list[float] = field(default_factory=list)  # time.monotonic() of each probe's start
+    statuses: list[int] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -117,10 +118,11 @@ class Probe:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
+            started = time.monotonic()
             status, took = get(self.url, self.headers, self.context)
+            self.starts.append(started)
+            self.statuses.append(status)
             self.times.append(took)
-            if status != 200:
-                self.failures += 1
 
     def stop(self) -> Probe:
         self._stop.set()
@@ -128,13 +130,19 @@ class Probe:
             self._thread.join()
         return self
 
-    def summary(self) -> str:
-        if not self.times:
+    def summary(self, windows: Sequence[tuple[float, float]] = ()) -> str:
+        """Count, failures, median, p99 and max; of the probes that started within one of
+        ``windows`` (monotonic start and end), when given."""
+        picked = list(zip(self.starts, self.times, self.statuses, strict=True))
+        if windows:
+            picked = [p for p in picked if any(start <= p[0] <= end for start, end in windows)]
+        if not picked:
             return "no probes"
-        ordered = sorted(self.times)
+        ordered = sorted(took for _, took, _ in picked)
+        failures = sum(status != 200 for _, _, status in picked)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         return (
-            f"{len(self.times)} probes, {self.failures} not 200, median "
+            f"{len(ordered)} probes, {failures} not 200, median "
             f"{statistics.median(ordered) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
             f"max {ordered[-1] * 1000:.0f} ms"
         )

@@ -6,6 +6,10 @@ the exporter's own), how long each stalled connection stayed open (it must be cl
 read timeout, or earlier to make room), the probes' latencies, and the exporter's threads, open
 file descriptors and RSS before, during and after. It asserts nothing about time.
 
+The stalled connections are opened and watched by a process of their own, so that the probes'
+times are the server's, not the attacker's competing for this process' interpreter lock (the
+machine's cores are still shared: the attacker, the probes and the exporter run side by side).
+
     python bench/slow_clients.py                       # 5,000 connections, --web.read-timeout 10s
     python bench/slow_clients.py --connections 2000 --read-timeout 5s
 """
@@ -13,6 +17,7 @@ file descriptors and RSS before, during and after. It asserts nothing about time
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import queue
 import selectors
@@ -21,6 +26,7 @@ import socket
 import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +47,8 @@ class Stall:
         self._new: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
         self._done_opening = threading.Event()
 
-    def open(self, count: int) -> float:
+    def open(self, count: int) -> tuple[float, float]:
+        """Open ``count`` connections; when the first was opened and the last (monotonic)."""
         started = time.monotonic()
         for _ in range(count):
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -50,7 +57,7 @@ class Stall:
             sock.setblocking(False)
             self._new.put(sock)
         self._done_opening.set()
-        return time.monotonic() - started
+        return started, time.monotonic()
 
     def watch(self, give_up: float) -> None:
         selector = selectors.DefaultSelector()
@@ -100,14 +107,29 @@ class Peak:
         self._thread.join()
 
 
-def attack(exporter: Exporter, connections: int, read_timeout: float) -> tuple[float, list[float]]:
-    """One round: open the stalled connections, wait until the server has closed them all."""
-    stall = Stall(exporter.port)
-    watcher = threading.Thread(target=stall.watch, args=(read_timeout + 120,), daemon=True)
+def _attack(port: int, connections: int, give_up: float, results: Connection) -> None:
+    stall = Stall(port)
+    watcher = threading.Thread(target=stall.watch, args=(give_up,), daemon=True)
     watcher.start()
     opening = stall.open(connections)
     watcher.join()
-    return opening, stall.result()
+    results.send((opening, stall.result()))
+
+
+def attack(
+    exporter: Exporter, connections: int, read_timeout: float
+) -> tuple[tuple[float, float], list[float]]:
+    """One round, in a process of its own: open the stalled connections, wait until the server
+    has closed them all. When the opening began and ended (time.monotonic(), the same clock in
+    every process), and how long each connection stayed open."""
+    context = multiprocessing.get_context("spawn")
+    theirs, ours = context.Pipe()
+    args = (exporter.port, connections, read_timeout + 120, ours)
+    process = context.Process(target=_attack, args=args)
+    process.start()
+    opening, lifetimes = theirs.recv()
+    process.join()
+    return opening, lifetimes
 
 
 def main() -> None:
@@ -116,6 +138,7 @@ def main() -> None:
     parser.add_argument("--read-timeout", default="10s")
     parser.add_argument("--max-connections", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2, help="attacks one after the other")
+    parser.add_argument("--quiet", type=float, default=5, help="seconds probed before attacking")
     args = parser.parse_args()
     read_timeout = parse_duration(args.read_timeout)
     flags = ["--web.read-timeout", args.read_timeout]
@@ -124,21 +147,32 @@ def main() -> None:
     exporter.wait_ready()
     probes = [Probe(exporter.url + path).start() for path in ("/metrics", "/healthz")]
     time.sleep(2)  # the probes' first scrapes warm the demo up
+    quiet = (time.monotonic(), time.monotonic() + args.quiet)
+    time.sleep(args.quiet)  # the probes alone: what the machine gives without an attack
     usages = [("before", exporter.usage())]
     peak = Peak(exporter)
     print(f"## {args.connections} stalled connections, read timeout {args.read_timeout}\n")
+    bursts = []  # from the first connection opened to a second after the last
+    attack_started = time.monotonic()
     for round_ in range(1, args.rounds + 1):
-        opening, lifetimes = attack(exporter, args.connections, read_timeout)
+        (first, last), lifetimes = attack(exporter, args.connections, read_timeout)
+        bursts.append((first, last + 1.0))
         usages.append((f"after round {round_}", settle(exporter, usages[0][1])))
         closed = [t for t in lifetimes if t != float("inf")]
         early = sum(t < read_timeout for t in closed)
-        print(f"- round {round_}: opened in {opening:.1f} s; closed by the server: "
+        print(f"- round {round_}: opened in {last - first:.1f} s; closed by the server: "
               f"{len(closed)} of {len(lifetimes)}, {early} early to make room; longest open "
               f"{max(lifetimes):.1f} s (read timeout {read_timeout:g} s)")  # fmt: skip
     peak.stop()
+    windows = {
+        f"before the attack ({args.quiet:g} s, probes only)": [quiet],
+        "during the bursts (until 1 s after the last connection)": bursts,
+        "throughout the attack": [(attack_started, time.monotonic())],
+    }
     for probe in probes:
         probe.stop()
-        print(f"- {probe.url.rsplit('/', 1)[1]} throughout: {probe.summary()}")
+        for window, spans in windows.items():
+            print(f"- {probe.url.rsplit('/', 1)[1]} {window}: {probe.summary(spans)}")
     print(f"- server threads at most: {peak.threads}; open fds at most: {peak.fds} "
           f"(--web.max-connections {args.max_connections})")  # fmt: skip
     print(f"- exporter exit code after SIGTERM: {exporter.stop()}\n")
