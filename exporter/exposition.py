@@ -214,17 +214,35 @@ def coalesce(chunks: Iterable[bytes], size: int = 256 * 1024) -> Iterator[bytes]
         yield b"".join(pending)
 
 
-def maybe_gzip(
-    chunks: list[bytes], accept_encoding: str | None
-) -> tuple[Iterable[bytes], int, list[tuple[str, str]]]:
-    """The body to send, its length and extra headers; gzip only when the client accepts it.
+class Body:
+    """One rendered /metrics body, immutable, served as it is to every request that shares it
+    (exporter.flights): the rendered chunks (shared with the job text cache, never joined
+    whole) and their gzip, compressed once, on the first request that accepts it."""
 
-    Compression runs over the chunks as a stream: only the compressed body (about a tenth of the
-    text) is held, never a whole uncompressed copy.
-    """
-    if accept_encoding and gzip_accepted(accept_encoding):
-        compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        compressed = [compressor.compress(piece) for piece in coalesce(chunks)]
-        compressed.append(compressor.flush())
-        return compressed, sum(map(len, compressed)), [("Content-Encoding", "gzip")]
-    return coalesce(chunks), sum(map(len, chunks)), []
+    def __init__(self, chunks: Sequence[bytes], content_type: str) -> None:
+        self.chunks = tuple(chunks)
+        self.content_type = content_type
+        self.length = sum(map(len, self.chunks))
+        self._lock = threading.Lock()
+        self._gzipped: tuple[bytes, ...] | None = None
+
+    def gzipped(self) -> tuple[bytes, ...]:
+        """The body compressed as a stream: only the compressed pieces (about a tenth of the
+        text) are held, never a whole uncompressed copy; requests after the first wait for it."""
+        with self._lock:
+            if self._gzipped is None:
+                compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                pieces = [compressor.compress(piece) for piece in coalesce(self.chunks)]
+                pieces.append(compressor.flush())
+                self._gzipped = tuple(piece for piece in pieces if piece)
+            return self._gzipped
+
+    def encoded(
+        self, accept_encoding: str | None
+    ) -> tuple[Iterable[bytes], int, list[tuple[str, str]]]:
+        """What to send, its length and extra headers; gzip only when the client accepts it.
+        Uncompressed, the chunks are joined a piece at a time as the socket takes them."""
+        if accept_encoding and gzip_accepted(accept_encoding):
+            pieces = self.gzipped()
+            return pieces, sum(map(len, pieces)), [("Content-Encoding", "gzip")]
+        return coalesce(self.chunks), self.length, []

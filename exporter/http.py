@@ -2,7 +2,9 @@
 (exporter.server).
 
 /healthz answers without touching AWS, so liveness and readiness probes never depend on AWS
-being reachable (an AWS outage must show in metrics, not restart the pod).
+being reachable (an AWS outage must show in metrics, not restart the pod). Concurrent /metrics
+requests for the same body (Content-Type and name[] filter) share one view and one render
+(exporter.flights), and are served the same bytes, gzipped once.
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+from prometheus_client.core import Metric
+from prometheus_client.exposition import choose_encoder
+
 from exporter import __version__
-from exporter.exposition import JobTextCache, maybe_gzip, render_scrape
+from exporter.exposition import Body, JobTextCache, render_scrape
+from exporter.flights import Flights
 from exporter.scheduler import Exporter
 from exporter.server import HttpServer, Limits, PeerCheck, Site, bind
-from exporter.store import ReloadStatus
+from exporter.store import ReloadStatus, Scrape
 
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Response = tuple[str, list[tuple[str, str]], Iterable[bytes], int]  # status, headers, body, length
+BodyKey = tuple[str, frozenset[str] | None]  # Content-Type, name[] filter
+View = tuple[Scrape, list[Metric]]  # the scrape and the other collectors' families
 
 
 class MetricsApp:
@@ -42,6 +50,7 @@ class MetricsApp:
         self._cache = JobTextCache(metrics.message_max_length) if metrics.per_job else None
         # How the web config's last reload went, once reloading is on (cli.serve sets it).
         self.web_config_status: Callable[[], ReloadStatus] | None = None
+        self.bodies: Flights[BodyKey, View, Body] = Flights()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -66,15 +75,23 @@ class MetricsApp:
 
     def _metrics(self, environ: dict[str, Any]) -> Response:
         names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
+        accept = environ.get("HTTP_ACCEPT")
+        key = (choose_encoder(accept or "")[1], frozenset(names) if names else None)
+
+        def render(view: View) -> Body:
+            chunks, content_type = render_scrape(view[0], self._cache, accept, names, view[1])
+            return Body(chunks, content_type)
+
+        body = self.bodies.run(key, self._view, render)
+        pieces, length, encoding = body.encoded(environ.get("HTTP_ACCEPT_ENCODING"))
+        return "200 OK", [("Content-Type", body.content_type), *encoding], pieces, length
+
+    def _view(self) -> View:
         scrape = self.exporter.scrape()
         if self.web_config_status is not None:
             scrape = replace(scrape, web_config=self.web_config_status())
-        extra = self.extra_registry.collect() if self.extra_registry is not None else ()
-        chunks, content_type = render_scrape(
-            scrape, self._cache, environ.get("HTTP_ACCEPT"), names, extra
-        )
-        body, length, encoding = maybe_gzip(chunks, environ.get("HTTP_ACCEPT_ENCODING"))
-        return "200 OK", [("Content-Type", content_type), *encoding], body, length
+        extra = list(self.extra_registry.collect()) if self.extra_registry is not None else []
+        return scrape, extra
 
     def _healthz(self, environ: dict[str, Any]) -> Response:
         del environ

@@ -10,7 +10,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import JobTextCache, maybe_gzip
+from exporter.exposition import Body, JobTextCache
 from exporter.exposition import render as render_chunks
 from exporter.families import RenderContext, metrics
 from exporter.health_families import BUILD, BUILD_INFO_FAMILY
@@ -217,7 +217,7 @@ def test_name_filter_selects_families(name):
 )
 def test_gzip_only_when_accepted(accept_encoding, zipped):
     chunks = [b"line %d\n" % i for i in range(100_000)]  # many small chunks, as from the cache
-    pieces, length, headers = maybe_gzip(chunks, accept_encoding)
+    pieces, length, headers = Body(chunks, "text/plain").encoded(accept_encoding)
     body = b"".join(pieces)
     assert len(body) == length
     assert (("Content-Encoding", "gzip") in headers) is zipped
@@ -226,7 +226,7 @@ def test_gzip_only_when_accepted(accept_encoding, zipped):
 
 def test_a_large_body_is_sent_in_a_few_large_pieces():
     chunks = [b"x" * 100] * 50_000  # 5 MB in 100-byte chunks
-    pieces, length, _ = maybe_gzip(chunks, None)
+    pieces, length, _ = Body(chunks, "text/plain").encoded(None)
     pieces = list(pieces)
     assert length == 5_000_000
     assert b"".join(pieces) == b"x" * 5_000_000
