@@ -1,4 +1,6 @@
-"""Every response the fake AWS Backup sends conforms to botocore's service model.
+"""Every response the fake AWS Backup sends conforms to botocore's service model, and so does
+every one it sends as the Account API (ListRegions and GetRegionOptStatus, for requests scoped to
+``account``), checked against the ``account`` model.
 
 The fake's ``on_response`` hook records every response while real boto3 clients (and raw signed
 requests, for what a client never sends) drive each operation to success and to every error it
@@ -45,8 +47,12 @@ from exporter.demo.scenario import DemoScenario
 from tests.test_fake_api import FULL_JOB, send
 
 SESSION = botocore.session.get_session()
-MODEL = SESSION.get_service_model("backup")
-SHAPES = SESSION.get_component("data_loader").load_service_model("backup", "service-2")["shapes"]
+MODELS = {name: SESSION.get_service_model(name) for name in ("backup", "account")}
+MODEL = MODELS["backup"]
+SHAPES = {
+    name: SESSION.get_component("data_loader").load_service_model(name, "service-2")["shapes"]
+    for name in MODELS
+}
 OPERATIONS = (
     "StartRestoreJob", "DescribeRestoreJob", "ListRestoreJobs",
     "CreateRestoreTestingPlan", "GetRestoreTestingPlan", "ListRestoreTestingPlans",
@@ -55,7 +61,9 @@ OPERATIONS = (
     "UpdateRestoreTestingSelection", "DeleteRestoreTestingSelection",
     "DescribeProtectedResource", "ListProtectedResources",
 )  # fmt: skip
-ACCOUNT, REGION = "123456789012", "us-east-1"
+ACCOUNT_OPERATIONS = ("ListRegions", "GetRegionOptStatus")
+SERVED = {"backup": OPERATIONS, "account": ACCOUNT_OPERATIONS}
+ACCOUNT, MEMBER, REGION = "123456789012", "222222222222", "us-east-1"
 # AWS Backup API reference, "Common Errors": the errors not in the model that the fake may send
 # (the traffic must show each), with the statuses of the fake's table of them (which has more);
 # test_common_errors_carry_the_statuses_aws_documents checks those against that page.
@@ -77,6 +85,7 @@ class Seen:
     body: bytes
     target: str
     injected: bool = False
+    service: str = "backup"
 
 
 # -- the walker -------------------------------------------------------------------------------
@@ -195,6 +204,17 @@ def _blob(shape: Shape, value: Any, path: str) -> Iterator[str]:
         yield f"{path}: a blob must be base64 text"
 
 
+def _error_layout(service: str) -> set[str]:
+    """The body members every error shape of the service has: all an error the model does not
+    define can carry (AWS Backup: Code, Message, Type, Context; the Account API: message)."""
+    model = MODELS[service]
+    layouts = [
+        {n for n, m in model.shape_for(e.name).members.items() if "location" not in m.serialization}
+        for e in model.error_shapes
+    ]
+    return set.intersection(*layouts)
+
+
 def _botocore_reads(operation: Any, seen: Seen) -> dict[str, Any]:
     """The response as botocore's own parser reads it ({"Error": ...} if it cannot)."""
     parser = create_parser("rest-json")
@@ -221,11 +241,12 @@ def problems(seen: Seen) -> list[str]:
         document = json.loads(seen.body)
     except ValueError:
         return [*found, f"the body is not JSON: {seen.body[:200]!r}"]
-    if seen.operation is not None and seen.operation not in OPERATIONS:  # must be refused
+    model = MODELS[seen.service]
+    if seen.operation is not None and seen.operation not in SERVED[seen.service]:  # refused
         if seen.status < 400:
             found.append(f"answered as {seen.operation}, which the fake does not serve")
         return found + _error_problems(None, seen, document)
-    operation = MODEL.operation_model(seen.operation) if seen.operation else None
+    operation = model.operation_model(seen.operation) if seen.operation else None
     success = int(operation.http.get("responseCode", 200)) if operation else None
     if operation is not None and seen.status == success:
         found += walk(operation.output_shape, document, operation.output_shape.name)
@@ -237,7 +258,8 @@ def problems(seen: Seen) -> list[str]:
 
 
 def _no_content_problems(seen: Seen) -> list[str]:
-    operation = MODEL.operation_model(seen.operation) if seen.operation else None
+    model = MODELS[seen.service]
+    operation = model.operation_model(seen.operation) if seen.operation else None
     if operation is None or operation.http.get("responseCode") != 204:
         return [f"204 from {seen.operation}, whose model answers {operation and operation.http}"]
     found = [f"a 204 with a body: {seen.body[:200]!r}"] if seen.body else []
@@ -251,14 +273,18 @@ def _error_problems(operation: Any, seen: Seen, document: Any) -> list[str]:
     code = seen.headers.get("x-amzn-errortype", "").split(":")[0]
     declared = {shape.name for shape in operation.error_shapes} if operation else set()
     if code in declared:
-        traits = SHAPES[code]
+        traits = SHAPES[seen.service][code]
         wanted = traits.get("error", {}).get("httpStatusCode")
         wanted = wanted or (500 if traits.get("fault") else 400)
-        found += walk(MODEL.shape_for(code), document, code)
+        found += walk(MODELS[seen.service].shape_for(code), document, code)
     elif code in COMMON_ERRORS:
         wanted = COMMON_ERRORS[code]
-        if not isinstance(document, dict) or not isinstance(document.get("Message"), str):
-            found.append(f"{code}: no Message in {document!r}")
+        layout = _error_layout(seen.service)
+        message = next(name for name in layout if name.lower() == "message")
+        if not isinstance(document, dict) or not isinstance(document.get(message), str):
+            found.append(f"{code}: no {message} in {document!r}")
+        elif set(document) - layout:
+            found.append(f"{code}: {sorted(set(document) - layout)} not in {seen.service}'s errors")
     else:
         return [*found, f"error {code!r} is neither declared by {seen.operation} nor common"]
     if seen.status != wanted:
@@ -287,7 +313,13 @@ class Recorder:
         target = request.path + (f"?{query}" if query else "")
         self.seen.append(
             Seen(
-                response.operation, response.status, headers, response.body, target, self.injecting
+                response.operation,
+                response.status,
+                headers,
+                response.body,
+                target,
+                self.injecting,
+                response.service,
             )
         )
 
@@ -604,24 +636,114 @@ def _injected(url: str, fake: FakeBackup, recorder: Recorder) -> None:
     recorder.injecting = False
 
 
+def _account(url: str, key: str = "testing", **config: Any) -> Any:
+    return boto3.client(
+        "account", region_name=REGION, endpoint_url=url, aws_access_key_id=key,
+        aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}, **config),
+    )  # fmt: skip
+
+
+def _account_successes(url: str, fake: FakeBackup) -> None:
+    """ListRegions and GetRegionOptStatus of the caller's account and of a member's (the
+    caller is the management account), every status, paged and filtered."""
+    statuses = {"af-south-1": "ENABLED", "ap-east-1": "ENABLING", "me-south-1": "DISABLING"}
+    for region, status in statuses.items():
+        fake.accounts.set_region(MEMBER, region, status)
+    account = _account(url)
+    for who in ({}, {"AccountId": MEMBER}):
+        for size in (1, 7, 50):
+            pages = account.get_paginator("list_regions")
+            list(pages.paginate(**who, PaginationConfig={"PageSize": size}))
+        account.list_regions(**who)
+        account.list_regions(**who, RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"])
+        account.list_regions(**who, RegionOptStatusContains=["ENABLING", "DISABLING"], MaxResults=1)
+        for region in ("us-east-1", *statuses, "eu-south-2"):
+            account.get_region_opt_status(**who, RegionName=region)
+
+
+def _account_errors(url: str) -> None:
+    """Each refusal the Account API operations can give: AccessDenied (a member naming an
+    account, the management account naming itself), the model's constraints, a foreign token,
+    an operation of the model the fake does not implement, a request for no operation."""
+    unchecked = _account(url, parameter_validation=False)
+    member = _account(url, "member")
+    token = unchecked.list_regions(MaxResults=1)["NextToken"]
+    calls = [
+        lambda: member.list_regions(AccountId=ACCOUNT),
+        lambda: member.get_region_opt_status(AccountId=ACCOUNT, RegionName="us-east-1"),
+        lambda: unchecked.list_regions(AccountId=ACCOUNT),
+        lambda: unchecked.list_regions(MaxResults=0),
+        lambda: unchecked.list_regions(MaxResults=51),
+        lambda: unchecked.list_regions(AccountId="12"),
+        lambda: unchecked.list_regions(RegionOptStatusContains=["ON"]),
+        lambda: unchecked.list_regions(NextToken="garbage!"),
+        lambda: unchecked.list_regions(NextToken=token, AccountId=MEMBER),
+        lambda: unchecked.get_region_opt_status(),
+        lambda: unchecked.get_region_opt_status(RegionName="nowhere-1"),
+        lambda: unchecked.get_region_opt_status(RegionName="x" * 51),
+        lambda: unchecked.get_contact_information(),
+        lambda: _account(url, signature_version=UNSIGNED).list_regions(),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError):
+            call()
+    for target, body in (
+        ("/listRegions", b"not json"),
+        ("/listRegions", b"[]"),
+        ("/listRegions", b'{"MaxResults": "ten"}'),
+        ("/nowhere", b"{}"),
+    ):
+        _signed(url, "POST", target, body, service="account")
+    _signed(url, "POST", "/listRegions", b"{}", service="ec2")
+    scope = "Credential=testing/20260110/us-east-1/account/aws4_request"
+    no_date = {"Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"}
+    send(f"{url}/listRegions", "POST", no_date, b"{}")  # an Account API request, signed badly
+
+
+def _account_injected(url: str, fake: FakeBackup) -> None:
+    account = _account(url)
+    calls = {
+        "ListRegions": account.list_regions,
+        "GetRegionOptStatus": lambda: account.get_region_opt_status(RegionName="us-east-1"),
+    }
+    assert set(calls) == set(ACCOUNT_OPERATIONS)
+    for name, call in calls.items():
+        codes = [shape.name for shape in MODELS["account"].operation_model(name).error_shapes]
+        for code in [*codes, "ThrottlingException", "InternalFailure", "ServiceUnavailable"]:
+            fake.fail_next(1, code, f"injected {code}")
+            with pytest.raises(ClientError):
+                call()
+
+
 @pytest.fixture(scope="module")
 def traffic() -> list[Seen]:
     recorder = Recorder()
-    accounts = {"testing": ACCOUNT}
-    fake = FakeBackup(on_response=recorder, accounts=lambda key: accounts.get(key, ACCOUNT))
+    accounts = {"testing": ACCOUNT, "member": MEMBER}
+    fake = FakeBackup(
+        on_response=recorder,
+        accounts=lambda key: accounts.get(key, ACCOUNT),
+        management_account=ACCOUNT,
+    )
     _fill(fake)
     with fake.serving() as url:
         _successes(url, fake)
         _testing_successes(url)
+        _account_successes(url, fake)
         _client_errors(url)
         _testing_errors(url)
+        _account_errors(url)
         _injected(url, fake, recorder)
+        recorder.injecting = True
+        _account_injected(url, fake)
+        recorder.injecting = False
         fake.api.accounts = accounts.get  # now an access key the resolver does not know:
         with pytest.raises(ClientError):
             boto3.client(
                 "backup", region_name=REGION, endpoint_url=url, aws_access_key_id="AKIASTRANGER",
                 aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}),
             ).list_restore_jobs()  # fmt: skip
+        with pytest.raises(ClientError):
+            _account(url, "AKIASTRANGER").list_regions()
     return recorder.seen
 
 
@@ -646,15 +768,21 @@ def test_common_errors_carry_the_statuses_aws_documents():
 
 
 def test_the_traffic_covers_every_operation_and_every_error(traffic):
-    for name in OPERATIONS:
-        statuses = {seen.status for seen in traffic if seen.operation == name}
-        success = int(MODEL.operation_model(name).http.get("responseCode", 200))
-        assert success in statuses, name
-        declared = {shape.name for shape in MODEL.operation_model(name).error_shapes}
-        codes = {seen.headers.get("x-amzn-errortype") for seen in traffic if seen.operation == name}
-        assert declared <= codes, (name, declared - codes)
-    codes = {seen.headers.get("x-amzn-errortype") for seen in traffic}
-    assert set(COMMON_ERRORS) <= codes, set(COMMON_ERRORS) - codes
+    for service, names in SERVED.items():
+        model = MODELS[service]
+        for name in names:
+            seen_here = [s for s in traffic if (s.service, s.operation) == (service, name)]
+            success = int(model.operation_model(name).http.get("responseCode", 200))
+            assert success in {seen.status for seen in seen_here}, name
+            declared = {shape.name for shape in model.operation_model(name).error_shapes}
+            codes = {seen.headers.get("x-amzn-errortype") for seen in seen_here}
+            assert declared <= codes, (name, declared - codes)
+            assert any(not seen.injected and seen.status >= 400 for seen in seen_here), name
+        # a request with no credential scope is AWS Backup's (its MissingAuthenticationToken)
+        unscoped = {"MissingAuthenticationToken"} if service != "backup" else set()
+        common = set(COMMON_ERRORS) - unscoped
+        codes = {s.headers.get("x-amzn-errortype") for s in traffic if s.service == service}
+        assert common <= codes, (service, common - codes)
     lists = [
         json.loads(seen.body)
         for seen in traffic
@@ -664,6 +792,12 @@ def test_the_traffic_covers_every_operation_and_every_error(traffic):
     assert max(len(page["RestoreJobs"]) for page in lists) > 150  # a big page too
     assert any("nextToken=" in s.target and s.status == 200 for s in traffic)
     assert any(seen.operation is None for seen in traffic)  # requests for no operation at all
+    regions = [
+        json.loads(s.body) for s in traffic if s.operation == "ListRegions" and s.status == 200
+    ]
+    assert sum("NextToken" in page for page in regions) > 30  # paginated
+    statuses = {r["RegionOptStatus"] for page in regions for r in page["Regions"]}
+    assert statuses == set(MODELS["account"].shape_for("RegionOptStatus").enum)
     for name, key in (
         ("ListRestoreTestingPlans", "RestoreTestingPlans"),
         ("ListRestoreTestingSelections", "RestoreTestingSelections"),
@@ -678,10 +812,20 @@ def test_the_traffic_covers_every_operation_and_every_error(traffic):
 # -- the walker has teeth -------------------------------------------------------------------
 
 
-def _ok(operation: str, body: Any, status: int = 200, **headers: str) -> Seen:
+def _ok(
+    operation: str, body: Any, status: int = 200, service: str = "backup", **headers: str
+) -> Seen:
     raw = json.dumps(body).encode()
     names = {"content-type": "application/json", "x-amzn-requestid": "r", **headers}
-    return Seen(operation, status, {**names, "content-length": str(len(raw))}, raw, "/")
+    length = {"content-length": str(len(raw))}
+    return Seen(operation, status, {**names, **length}, raw, "/", service=service)
+
+
+def _account_error(operation: str, code: str, body: Any, status: int = 400) -> Seen:
+    return _ok(operation, body, status, "account", **{"x-amzn-errortype": code})
+
+
+US_EAST = {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
 
 
 GOOD_JOB = {"RestoreJobId": "a", "AccountId": ACCOUNT, "CreationDate": 1_700_000_000.123}
@@ -744,5 +888,36 @@ def test_the_walker_finds_each_kind_of_mismatch(seen, complaint):
     assert any(complaint in problem for problem in found), found
 
 
+@pytest.mark.parametrize(
+    ("seen", "complaint"),
+    [
+        (_ok("ListRegions", {"Regions": [{**US_EAST, "RegionOptStatus": "ON"}]}, service="account"),
+         "enum"),
+        (_ok("ListRegions", {"Regions": [{**US_EAST, "RegionName": ""}]}, service="account"),
+         "below the model's min"),
+        (_ok("ListRegions", {"Regions": [US_EAST], "NextToken": 1}, service="account"), "string"),
+        (_ok("GetRegionOptStatus", {**US_EAST, "Status": "x"}, service="account"), "not a member"),
+        (_ok("GetContactInformation", {}, service="account"), "does not serve"),
+        (_account_error("ListRegions", "AccessDeniedException", {"Message": "m"}, 403),
+         "not a member"),
+        (_account_error("ListRegions", "AccessDeniedException", {"message": "m"}), "AWS sends 403"),
+        (_account_error("ListRegions", "ValidationException", {"message": "m", "reason": "x"}),
+         "enum"),
+        (_account_error("ListRegions", "InvalidAction", {"Message": "m"}), "no message"),
+        (_account_error("ListRegions", "InvalidAction", {"message": "m", "Type": "User"}),
+         "not in account's errors"),
+        (_account_error("ListRegions", "ResourceNotFoundException", {"message": "m"}, 404),
+         "neither declared"),
+    ],
+)  # fmt: skip
+def test_the_walker_finds_each_kind_of_account_mismatch(seen, complaint):
+    found = problems(seen)
+    assert any(complaint in problem for problem in found), found
+
+
 def test_the_walker_passes_a_response_aws_could_send():
     assert problems(_ok("DescribeRestoreJob", {**GOOD_JOB, "Status": "RUNNING"})) == []
+    listed = {"Regions": [US_EAST], "NextToken": "t"}
+    assert problems(_ok("ListRegions", listed, service="account")) == []
+    denied = _account_error("ListRegions", "AccessDeniedException", {"message": "m"}, 403)
+    assert problems(denied) == []
