@@ -10,10 +10,12 @@ per exporter and size:
 - API requests of the cold (first) scrape and of each warm scrape, counted at the fake;
 - wall time of the cold scrape (median over ``--cold-runs`` fresh processes) and of the warm
   scrapes (median of ``--warm``), from sending the request to having read the whole body;
-- peak RSS of the exporter's process (VmHWM), after all of the above;
+- peak RSS of the exporter's process (VmHWM, from /proc/<pid>/status): after the cold scrape,
+  after the warm ones, and after ``--concurrency`` scrapes at once (warm and cold, below);
 - concurrency: ``--concurrency`` scrapes sent at once while the sync of a first scrape is in
   flight (warm), and as the very first scrapes of a fresh process (cold): their API requests,
-  against those of one scrape.
+  against those of one scrape, how many different bodies they got (1: one shared render) and
+  the peak RSS they took the process to.
 
 It prints Markdown tables to paste into the README, the targets of the "Scale and API economy"
 issue with whether they are met, and the command that reproduces them::
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -126,8 +129,8 @@ class ScrapeResult:
     body: bytes = field(repr=False)
 
 
-def fetch(url: str) -> tuple[float, bytes]:
-    """One scrape as Prometheus does it; (wall seconds, uncompressed body)."""
+def fetch(url: str, decompress: bool = True) -> tuple[float, bytes]:
+    """One scrape as Prometheus does it; (wall seconds, body: uncompressed unless asked not)."""
     request = urllib.request.Request(
         url,
         headers={
@@ -141,7 +144,7 @@ def fetch(url: str) -> tuple[float, bytes]:
         raw = response.read()
         encoding = response.headers.get("Content-Encoding")
     seconds = time.perf_counter() - started
-    return seconds, gzip.decompress(raw) if encoding == "gzip" else raw
+    return seconds, gzip.decompress(raw) if encoding == "gzip" and decompress else raw
 
 
 def scrape(fake: FakeBackup, url: str) -> ScrapeResult:
@@ -150,11 +153,19 @@ def scrape(fake: FakeBackup, url: str) -> ScrapeResult:
     return ScrapeResult(seconds, fake.requests() - before, body)
 
 
-def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> tuple[int, float]:
+@dataclass
+class Concurrent:
+    requests: int  # API requests of all of them
+    slowest: float  # wall seconds
+    bodies: int  # different bodies among the ``count`` sent together
+
+
+def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> Concurrent:
     """``count`` scrapes at once; with ``lead``, sent while the sync of a first scrape is in
-    flight (seen at the fake). Returns (API requests of all of them, slowest wall time)."""
+    flight (seen at the fake)."""
     before = fake.requests()
     times: list[float] = []
+    digests: set[bytes] = set()
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -162,13 +173,15 @@ def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> tu
         if barrier is not None:
             barrier.wait(timeout=30)
         try:
-            seconds, _ = fetch(url)
+            seconds, body = fetch(url, decompress=False)
         except Exception as error:  # reported below, never hidden
             with lock:
                 errors.append(error)
             return
         with lock:
             times.append(seconds)
+            if barrier is not None:
+                digests.add(hashlib.sha256(body).digest())
 
     threads: list[threading.Thread] = []
     if lead:
@@ -185,7 +198,7 @@ def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> tu
         thread.join(timeout=SCRAPE_TIMEOUT * 2)
     if errors:
         raise RuntimeError(f"{len(errors)} concurrent scrapes failed: {errors[0]!r}")
-    return fake.requests() - before, max(times)
+    return Concurrent(fake.requests() - before, max(times), len(digests))
 
 
 def samples(body: bytes) -> dict[str, float]:
@@ -216,12 +229,17 @@ class Figures:
     warm_seconds: list[float] = field(default_factory=list)
     warm_sync_seconds: list[float] = field(default_factory=list)  # of which waiting for AWS
     warm_describes: int = 0
+    peak_rss_cold_mb: float = 0.0  # after the cold scrape
     peak_rss_mb: float = 0.0  # after the cold and warm scrapes, one at a time
-    peak_rss_concurrent_mb: float = 0.0  # after the concurrent scrapes too
+    peak_rss_concurrent_mb: float = 0.0  # after the warm concurrent scrapes too
+    peak_rss_concurrent_cold_mb: float = 0.0  # a fresh process after its cold concurrent ones
     one_scrape_requests: float = 0.0
     concurrent_warm_requests: int = -1  # -1: not run
     concurrent_warm_seconds: float = 0.0
+    concurrent_warm_bodies: int = 0
     concurrent_cold_requests: int = -1
+    concurrent_cold_seconds: float = 0.0
+    concurrent_cold_bodies: int = 0
     series: int = 0
     jobs_exposed: int = 0
     body_bytes: int = 0
@@ -271,6 +289,7 @@ def measure(
             op: n - counts_before.get(op, 0) for op, n in fake.counts().items()
         }
         figures.cold_seconds.append(cold.seconds)
+        figures.peak_rss_cold_mb = worker.peak_rss_mb()
         last = cold
         for _ in range(args.warm):
             time.sleep(args.gap)  # scrapes are seconds apart in real life; rate limits agree
@@ -298,16 +317,18 @@ def measure(
         if concurrency:
             time.sleep(args.gap)
             fake.tick(new_jobs=args.new_jobs)
-            figures.concurrent_warm_requests, figures.concurrent_warm_seconds = concurrent_scrapes(
-                fake, worker.url, args.concurrency, lead=True
-            )
+            warm = concurrent_scrapes(fake, worker.url, args.concurrency, lead=True)
+            figures.concurrent_warm_requests = warm.requests
+            figures.concurrent_warm_seconds = warm.slowest
+            figures.concurrent_warm_bodies = warm.bodies
             figures.peak_rss_concurrent_mb = worker.peak_rss_mb()
     finally:
         worker.stop()
     progress(
         f"{kind} {jobs}: cold {cold.seconds:.3f}s/{cold.requests} req, warm median "
         f"{figures.warm_median:.3f}s/{figures.warm_requests_median:g} req, "
-        f"RSS {figures.peak_rss_mb:.0f} MB"
+        f"peak RSS {figures.peak_rss_cold_mb:.0f} MB cold, {figures.peak_rss_mb:.0f} MB warm, "
+        f"{figures.peak_rss_concurrent_mb:.0f} MB {args.concurrency} at once"
     )
 
     # More cold starts, for a median.
@@ -322,9 +343,11 @@ def measure(
     if concurrency:
         worker = fresh_worker()
         try:
-            figures.concurrent_cold_requests, _ = concurrent_scrapes(
-                fake, worker.url, args.concurrency, lead=False
-            )
+            cold_at_once = concurrent_scrapes(fake, worker.url, args.concurrency, lead=False)
+            figures.concurrent_cold_requests = cold_at_once.requests
+            figures.concurrent_cold_seconds = cold_at_once.slowest
+            figures.concurrent_cold_bodies = cold_at_once.bodies
+            figures.peak_rss_concurrent_cold_mb = worker.peak_rss_mb()
         finally:
             worker.stop()
     return figures
@@ -337,6 +360,10 @@ def _ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}x" if theirs else "-"
 
 
+def _mb(value: float) -> str:
+    return f"{value:.0f}" if value else "-"
+
+
 def tables(results: list[Figures], args: argparse.Namespace) -> str:
     by = {(f.kind, f.jobs): f for f in results}
     sizes = sorted({f.jobs for f in results})
@@ -344,11 +371,14 @@ def tables(results: list[Figures], args: argparse.Namespace) -> str:
         f"API requests and wall time per scrape, {args.latency * 1000:g} ms per AWS request, "
         f"restore tests cleaned up {args.cleanup_hours:g} h after they complete; "
         f"cold = first scrape of a fresh process (median of {args.cold_runs}), "
-        f"warm = later scrapes (median of {args.warm}).",
+        f"warm = later scrapes (median of {args.warm}); peak RSS (VmHWM) of the process after "
+        f"its cold scrape, after its {args.warm} warm ones, and after {args.concurrency} warm "
+        "scrapes at once (below).",
         "",
         "| jobs | exporter | requests, cold | requests, warm | cold scrape (s) | "
-        "warm scrape (s) | peak RSS (MB) | series |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "warm scrape (s) | peak RSS, cold (MB) | peak RSS, warm (MB) | "
+        f"peak RSS, {args.concurrency} at once (MB) | series |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         ours, naive = by[("exporter", size)], by[("naive", size)]
@@ -363,15 +393,17 @@ def tables(results: list[Figures], args: argparse.Namespace) -> str:
                 warm += f" ({min(f.warm_requests)}-{max(f.warm_requests)})"
             out.append(
                 f"| {size:,} | {LABELS[f.kind]} | {f.cold_requests}{detail} | {warm} | "
-                f"{f.cold_median:.3f} | {f.warm_median:.3f} | {f.peak_rss_mb:.0f} | "
-                f"{f.series:,} |"
+                f"{f.cold_median:.3f} | {f.warm_median:.3f} | {_mb(f.peak_rss_cold_mb)} | "
+                f"{_mb(f.peak_rss_mb)} | {_mb(f.peak_rss_concurrent_mb)} | {f.series:,} |"
             )
         out.append(
             f"| {size:,} | ratio | {_ratio(ours.cold_requests, naive.cold_requests)} | "
             f"{_ratio(ours.warm_requests_median, naive.warm_requests_median)} | "
             f"{_ratio(ours.cold_median, naive.cold_median)} | "
             f"{_ratio(ours.warm_median, naive.warm_median)} | "
-            f"{_ratio(ours.peak_rss_mb, naive.peak_rss_mb)} | |"
+            f"{_ratio(ours.peak_rss_cold_mb, naive.peak_rss_cold_mb)} | "
+            f"{_ratio(ours.peak_rss_mb, naive.peak_rss_mb)} | "
+            f"{_ratio(ours.peak_rss_concurrent_mb, naive.peak_rss_concurrent_mb)} | |"
         )
     out += ["", "Where this exporter's warm scrape goes (medians):", ""]
     for size in sizes:
@@ -386,27 +418,31 @@ def tables(results: list[Figures], args: argparse.Namespace) -> str:
         "",
         f"{args.concurrency} scrapes at once: warm = sent while the sync of one more scrape is "
         f"in flight (requests of all {args.concurrency + 1}); cold = the first "
-        f"{args.concurrency} scrapes of a fresh process.",
+        f"{args.concurrency} scrapes of a fresh process. Bodies: how many different bodies "
+        f"the {args.concurrency} got (1: one shared render). Peak RSS of the process after them.",
         "",
         "| jobs | exporter | requests, one warm scrape | requests, "
-        f"{args.concurrency} warm at once | slowest of them (s) | requests, one cold scrape | "
-        f"requests, {args.concurrency} cold at once | peak RSS (MB) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        f"{args.concurrency} warm at once | slowest of them (s) | bodies | peak RSS (MB) | "
+        f"requests, one cold scrape | requests, {args.concurrency} cold at once | "
+        "slowest of them (s) | bodies | peak RSS (MB) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         for kind in KINDS:
             f = by[(kind, size)]
             if f.concurrent_warm_requests < 0:
                 out.append(
-                    f"| {size:,} | {LABELS[kind]} | {f.one_scrape_requests:g} | not run | | "
-                    f"{f.cold_requests} | not run | |"
+                    f"| {size:,} | {LABELS[kind]} | {f.one_scrape_requests:g} | not run | | | | "
+                    f"{f.cold_requests} | not run | | | |"
                 )
                 continue
             out.append(
                 f"| {size:,} | {LABELS[kind]} | {f.one_scrape_requests:g} | "
                 f"{f.concurrent_warm_requests} | {f.concurrent_warm_seconds:.3f} | "
+                f"{f.concurrent_warm_bodies} | {f.peak_rss_concurrent_mb:.0f} | "
                 f"{f.cold_requests} | {f.concurrent_cold_requests} | "
-                f"{f.peak_rss_concurrent_mb:.0f} |"
+                f"{f.concurrent_cold_seconds:.3f} | {f.concurrent_cold_bodies} | "
+                f"{f.peak_rss_concurrent_cold_mb:.0f} |"
             )
     return "\n".join(out)
 
@@ -461,6 +497,17 @@ def checks(results: list[Figures], args: argparse.Namespace) -> tuple[str, list[
         )
     )
     lines.append(line(ours.peak_rss_mb < 150, f"peak RSS under 150 MB: {ours.peak_rss_mb:.0f} MB"))
+    if ours.concurrent_warm_requests >= 0:
+        peak = max(ours.peak_rss_concurrent_mb, ours.peak_rss_concurrent_cold_mb)
+        lines.append(
+            line(
+                peak < 150,
+                f"peak RSS under 150 MB with {args.concurrency} scrapes at once: "
+                f"{ours.peak_rss_concurrent_mb:.0f} MB warm, "
+                f"{ours.peak_rss_concurrent_cold_mb:.0f} MB cold (a fresh process), "
+                f"{ours.concurrent_warm_bodies} and {ours.concurrent_cold_bodies} different bodies",
+            )
+        )
     lines.append(
         line(
             ours.concurrent_warm_requests <= ours.one_scrape_requests,
