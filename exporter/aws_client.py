@@ -2,8 +2,9 @@
 
 Credentials come from the default boto3 chain (environment, IRSA's web identity token, EKS Pod
 Identity, instance profile...), optionally through a role assumed with STS for cross-account
-targets; botocore refreshes both by itself. Retries, timeouts and the retry mode are set
-explicitly so that behaviour never depends on a stray ``~/.aws/config``.
+targets; botocore refreshes both by itself, and targets of one identity share a session
+(aws_sessions.py). Retries, timeouts and the retry mode are set explicitly so that behaviour
+never depends on a stray ``~/.aws/config``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,11 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
 from botocore.config import Config as BotocoreConfig
-from botocore.credentials import (
-    AssumeRoleCredentialFetcher,
-    CredentialProvider,
-    Credentials,
-    DeferredRefreshableCredentials,
-)
-from botocore.exceptions import NoCredentialsError
 
 from exporter import __version__
 from exporter.aws_errors import classify_error, classify_error_code
+from exporter.aws_sessions import AwsSessions, Identity
 from exporter.config import AwsClientConfig, RateLimitConfig, TargetConfig
 from exporter.ratelimit import RequestLimiter
 
@@ -58,54 +51,16 @@ class ApiStats:
             return dict(self._counts)
 
 
-class _AssumedRoleProvider(CredentialProvider):
-    """Credentials of a role assumed from the default chain's; botocore refreshes them."""
-
-    METHOD = "assume-role-exporter"
-    CANONICAL_NAME = "AssumeRoleExporter"
-
-    def __init__(self, fetcher: AssumeRoleCredentialFetcher) -> None:
-        self._fetcher = fetcher
-
-    def load(self) -> Credentials:
-        return DeferredRefreshableCredentials(
-            refresh_using=self._fetcher.fetch_credentials, method=self.METHOD
-        )
-
-
-def make_session(target: TargetConfig, sts_endpoint_url: str | None = None) -> boto3.Session:
-    """A boto3 session for the target: default chain, optional profile, optional assumed role."""
-    core = botocore.session.Session(profile=target.profile)
-    core.set_config_variable("region", target.region)
-    if target.role_arn:
-        source = boto3.Session(
-            botocore_session=botocore.session.Session(profile=target.profile),
-            region_name=target.region,
-        )
-        source_credentials = source.get_credentials()
-        if source_credentials is None:
-            raise NoCredentialsError()
-        extra: dict[str, Any] = {"RoleSessionName": target.role_session_name}
-        if target.external_id:
-            extra["ExternalId"] = target.external_id
-
-        def create_sts_client(service: str, **kwargs: Any) -> Any:
-            # The regional STS endpoint: it works in opt-in regions and keeps traffic local.
-            assert service == "sts"
-            kwargs.setdefault("region_name", target.region)
-            if sts_endpoint_url:
-                kwargs["endpoint_url"] = sts_endpoint_url
-            return source.client("sts", **kwargs)
-
-        fetcher = AssumeRoleCredentialFetcher(
-            client_creator=create_sts_client,
-            source_credentials=source_credentials,
-            role_arn=target.role_arn,
-            extra_args=extra,
-        )
-        resolver = core.get_component("credential_provider")
-        resolver.insert_before("env", _AssumedRoleProvider(fetcher))
-    return boto3.Session(botocore_session=core, region_name=target.region)
+def identity_of(target: TargetConfig) -> Identity:
+    """Whose credentials a target's client signs with."""
+    return Identity(
+        profile=target.profile,
+        role_arn=target.role_arn,
+        external_id=target.external_id,
+        role_session_name=target.role_session_name,
+        sts_region=target.sts_region or target.region,
+        sts_endpoint_url=target.sts_endpoint_url,
+    )
 
 
 def make_client(
@@ -114,6 +69,7 @@ def make_client(
     rate_limit: RateLimitConfig,
     stats: ApiStats,
     limiter: RequestLimiter,
+    sessions: AwsSessions,
 ) -> BackupClient:
     """The target's AWS Backup client: explicit retries and timeouts, every attempt rate-limited
     and counted.
@@ -121,7 +77,7 @@ def make_client(
     Both hooks sit on botocore's per-attempt events, so retries after throttling count against
     the limiter and show in the request counter exactly as AWS counts them against the quota.
     """
-    session = make_session(target, sts_endpoint_url=target.sts_endpoint_url)
+    session = sessions.session(identity_of(target))
     # total_max_attempts counts the first try, as documented; botocore's max_attempts would
     # count retries only and send one request more than configured.
     retries: _RetryDict = {"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts}
@@ -133,7 +89,9 @@ def make_client(
         max_pool_connections=rate_limit.describe_concurrency + rate_limit.list_concurrency,
         user_agent_extra=f"aws-backup-restore-exporter/{__version__}",
     )
-    client = session.client("backup", config=config, endpoint_url=target.endpoint_url)
+    client: BackupClient = session.create_client(  # type: ignore[assignment]
+        "backup", region_name=target.region, config=config, endpoint_url=target.endpoint_url
+    )
 
     def count_attempt(
         event_name: str,

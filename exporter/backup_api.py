@@ -52,8 +52,13 @@ def _request(query: ListQuery) -> ListRestoreJobsInputPaginateTypeDef:
 class BackupApi:
     """ListRestoreJobs and DescribeRestoreJob for one target."""
 
-    def __init__(self, client_factory: Callable[[], BackupClient]) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[], BackupClient],
+        on_reset: Callable[[], None] | None = None,
+    ) -> None:
         self._client_factory = client_factory
+        self._on_reset = on_reset
         self._client: BackupClient | None = None
         self._lock = threading.Lock()
 
@@ -72,6 +77,15 @@ class BackupApi:
         """
         with self._lock:
             self._client = None
+        if self._on_reset is not None:
+            self._on_reset()  # the shared session too, so that the role is assumed anew
+
+    def close_connections(self) -> None:
+        """Close the client's idle connections; the next call opens new ones."""
+        with self._lock:
+            client = self._client
+        if client is not None:
+            client.close()
 
     def list_restore_jobs(self, query: ListQuery) -> Iterator[Sequence[Mapping[str, object]]]:
         """Yield the pages of ListRestoreJobs for one query, each a list of raw members."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from exporter.reload import WebReloader, site_for
 from exporter.scheduler import Exporter
 from exporter.server import HttpServer
 from exporter.serverflags import ServerSettings, add_server_flags, read_server_flags
+from exporter.targets import Shard
 from exporter.webauth import BcryptBudget
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration file, print a summary and exit",
     )
     _add_web_flags(parser)
+    _add_shard_flags(parser)
     add_server_flags(parser)
     _add_log_flags(parser)
     parser.add_argument(
@@ -100,6 +103,40 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
         default=_env("WEB_TELEMETRY_PATH", "/metrics"),
         help="path under which to expose metrics (default /metrics)",
     )
+
+
+def _add_shard_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        metavar="N",
+        default=_env("SHARD", "0"),
+        help="this replica's shard, 0..total-shards-1, or a StatefulSet pod name such as "
+        "exporter-3 whose ordinal is the shard (env SHARD; default 0)",
+    )
+    parser.add_argument(
+        "--total-shards",
+        dest="total_shards",
+        metavar="M",
+        default=_env("TOTAL_SHARDS", "1"),
+        help="how many replicas share the targets; each keeps those whose hash of (account, "
+        "region) falls in its shard (env TOTAL_SHARDS; default 1)",
+    )
+
+
+def read_shard(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Shard:
+    """The --shard and --total-shards flags as a Shard; a bad value is a usage error."""
+    total_text, shard_text = str(args.total_shards), str(args.shard)
+    if not total_text.isdigit() or int(total_text) < 1:
+        parser.error(f"--total-shards: expected a whole number of at least 1, got {total_text!r}")
+    ordinal = re.search(r"(?:^|-)([0-9]+)$", shard_text)
+    if ordinal is None:
+        parser.error(
+            f"--shard: expected a number or a StatefulSet pod name ending in -N, got {shard_text!r}"
+        )
+    total, index = int(total_text), int(ordinal.group(1))
+    if index >= total:
+        parser.error(f"--shard: {index} is not below --total-shards {total}")
+    return Shard(index, total)
 
 
 def _add_log_flags(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _validate_flags(args, parser)
     args.server = read_server_flags(args, parser)
+    args.shard_of = read_shard(args, parser)
     setup_logging(args.log_level, args.log_format)
 
     endpoint = None
@@ -191,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config_check:
         names = ", ".join(f"{t.name} ({t.region})" for t in config.targets)
         print(f"configuration OK: {len(config.targets)} target(s): {names}")
+        if config.organization is not None:
+            print(f"organization: {_describe_organization(config)}")
         if args.web_config_file:
             tls = "off" if web.tls is None else f"on, client auth {web.tls.client_auth_type}"
             print(f"web configuration OK: TLS {tls}, basic auth users: {len(web.basic_auth_users)}")
@@ -198,10 +238,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(config, args, endpoint, web)
 
 
+def _describe_organization(config: Config) -> str:
+    organization = config.organization
+    assert organization is not None
+    regions = organization.regions
+    where = "each account's enabled regions" if regions == "enabled" else ", ".join(regions)
+    scope = (
+        f"OUs {', '.join(organization.organizational_units)}"
+        if organization.organizational_units
+        else "every account"
+    )
+    return (
+        f"{scope} in {where}, through {organization.member_role_arn}, refreshed every "
+        f"{organization.refresh_interval_seconds:g}s; targets sync every "
+        f"{config.sync.interval_seconds:g}s"
+    )
+
+
 def serve(
     config: Config, args: argparse.Namespace, endpoint: Any = None, web: WebConfig | None = None
 ) -> int:
-    exporter = Exporter(config)
+    exporter = Exporter(config, shard=getattr(args, "shard_of", None))
+    exporter.start()
     web = web or WebConfig()
     settings: ServerSettings = args.server
     budget = BcryptBudget(settings.bcrypt_budget)
@@ -283,11 +341,17 @@ def _log_start(
 ) -> None:
     host, port = server.server_address[:2]
     log.info(
-        "aws-backup-restore-exporter %s listening on %s:%s, %d target(s)",
+        "aws-backup-restore-exporter %s listening on %s:%s, %d static target(s)%s",
         __version__,
         host,
         port,
         len(config.targets),
+        ", organization discovery on" if config.organization else "",
+    )
+    interval = config.sync.interval_seconds
+    log.info(
+        "targets sync %s",
+        f"in the background every {interval:g}s" if interval else "when scraped",
     )
     limits = settings.limits
     log.debug(

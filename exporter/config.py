@@ -74,6 +74,7 @@ class TargetConfig:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     restore_testing: RestoreTestingConfig = field(default_factory=RestoreTestingConfig)
     account_id: str | None = None  # the account read; from role_arn, or known by discovery
+    sts_region: str | None = None  # where its role is assumed; None: its own region
 
     @property
     def key(self) -> tuple[str, str]:

@@ -6,6 +6,7 @@ the tests, so none of them can name a metric that does not exist or miss one tha
 
 from __future__ import annotations
 
+from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.families import Family
 from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES, WEB_CONFIG_FAMILIES
 from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES
@@ -24,6 +25,7 @@ ALL_FAMILIES: tuple[Family, ...] = (  # type: ignore[type-arg]  # one type per g
     SUCCESS_FAMILY,
     PROTECTED_RESOURCE_FAMILY,
     *TARGET_FAMILIES,
+    *DISCOVERY_FAMILIES,
     *WEB_CONFIG_FAMILIES,
     BUILD_INFO_FAMILY,
 )

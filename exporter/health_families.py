@@ -17,15 +17,19 @@ from exporter.aws_errors import TARGET_DOWN_REASONS
 from exporter.families import Family, Identity, RenderContext, Sample, present, state_set
 from exporter.store import ReloadStatus, TargetHealth
 
-TARGET_LABELS = ("target", "region")
-BY_TARGET: Identity[TargetHealth] = Identity(TARGET_LABELS, lambda h: (h.name, h.region))
-BY_NAME: Identity[TargetHealth] = Identity(("target",), lambda h: (h.name,))
+TARGET_LABELS = ("target", "region", "account_id")
+BY_TARGET: Identity[TargetHealth] = Identity(
+    TARGET_LABELS, lambda h: (h.name, h.region, h.account_id)
+)
+BY_NAME: Identity[TargetHealth] = Identity(
+    ("target", "account_id"), lambda h: (h.name, h.account_id)
+)
 
 
 def _per_target(
     name: str, help: str, read: Callable[[TargetHealth], float | None]
 ) -> Family[TargetHealth]:
-    """A gauge with one sample per target, labelled (target, region)."""
+    """A gauge with one sample per target, labelled (target, region, account_id)."""
     return Family(name, "gauge", help, TARGET_LABELS, lambda h, _: present(read(h)), BY_TARGET)
 
 
@@ -47,7 +51,7 @@ def _counter(
         for key, count in sorted(read(health).items()):
             yield key, float(count)
 
-    return Family(name, "counter", help, ("target", *labels), samples, BY_NAME)
+    return Family(name, "counter", help, (*BY_NAME.labels, *labels), samples, BY_NAME)
 
 
 def _source_up(health: TargetHealth, _: RenderContext) -> Iterator[Sample]:
@@ -77,9 +81,18 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
     Family(
         "aws_backup_restore_exporter_scrape_duration_seconds",
         "gauge",
-        "Time this scrape spent on the target (waiting for its sync, up to the deadline).",
-        ("target",),
+        "Time this scrape spent on the target (waiting for its sync, up to the deadline; 0 "
+        "with background sync, where a scrape answers from memory).",
+        BY_NAME.labels,
         lambda health, _: present(health.scrape_seconds),
+        BY_NAME,
+    ),
+    Family(
+        "aws_backup_restore_exporter_target_sync_duration_seconds",
+        "gauge",
+        "How long the target's last sync with AWS took (every source); absent before the first.",
+        BY_NAME.labels,
+        lambda health, _: present(health.sync_seconds),
         BY_NAME,
     ),
     Family(
@@ -87,7 +100,7 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "gauge",
         "1 if the last run of one of the target's sources (restore_jobs, restore_testing, "
         "protected_resources) succeeded, 0 if it failed; a source that never ran is absent.",
-        ("target", "source"),
+        (*BY_NAME.labels, "source"),
         _source_up,
         BY_NAME,
     ),
@@ -130,7 +143,7 @@ TARGET_FAMILIES: tuple[Family[TargetHealth], ...] = (
         "aws_backup_restore_exporter_restore_job_lookup_errors",
         "gauge",
         "1 for each configured restore job ID that could not be read, with the reason.",
-        ("target", "restore_job_id", "reason"),
+        (*BY_NAME.labels, "restore_job_id", "reason"),
         _lookup_errors,
         BY_NAME,
     ),

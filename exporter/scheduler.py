@@ -17,21 +17,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from exporter.aws_client import ApiStats, BackupClient, make_client, make_limiter
+from exporter.aws_client import ApiStats, BackupClient, identity_of, make_client, make_limiter
+from exporter.aws_sessions import AwsSessions
+from exporter.background import BackgroundSync
 from exporter.backup_api import BackupApi
 from exporter.config import Config, TargetConfig
+from exporter.organization import OrganizationApi, OrganizationTargets
 from exporter.protected_resources import ProtectedResourcesSource
 from exporter.ratelimit import RequestLimiter
 from exporter.restore_jobs import RestoreJobsSource
 from exporter.restore_testing import RestoreTestingSource
 from exporter.store import Scrape, TargetHealth, TargetSnapshot
 from exporter.sync import TargetSync
-from exporter.targets import StaticTargets, TargetSource
+from exporter.targets import CombinedTargets, Shard, StaticTargets, TargetSource
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[TargetConfig, ApiStats], BackupClient]
 MAX_SYNC_THREADS = 32
+MAX_REQUEST_THREADS = 48  # with 16 syncs, 64 threads for AWS: well under the 100 of issue 9
 
 
 @dataclass(frozen=True)
@@ -49,28 +53,57 @@ class Exporter:
         client_factory: ClientFactory | None = None,
         clock: Callable[[], float] = time.time,
         targets: TargetSource | None = None,
+        shard: Shard | None = None,
+        sessions: AwsSessions | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
         self._factory = client_factory or self._default_client_factory
-        self._target_source = targets or StaticTargets(config.targets)
-        workers = min(MAX_SYNC_THREADS, max(1, len(config.targets)))
-        limits = config.rate_limit
+        organization = config.organization
+        self._sessions = sessions or AwsSessions(
+            organization.sts_concurrency if organization else 4
+        )
+        self._stop = threading.Event()
+        self.discoveries: tuple[OrganizationTargets, ...] = ()
+        if targets is None and organization is not None:
+            api = OrganizationApi(organization, config.aws, self._sessions)
+            self.discoveries = (OrganizationTargets(organization, api, clock),)
+        self.shard = shard or Shard()
+        self._target_source = targets or CombinedTargets(
+            [StaticTargets(config.targets), *self.discoveries], self.shard
+        )
+        workers = _sync_workers(config)
+        per_sync = max(config.rate_limit.list_concurrency, config.rate_limit.describe_concurrency)
         self._sync_pool = ThreadPoolExecutor(workers, thread_name_prefix="sync")
         self._request_pool = ThreadPoolExecutor(
-            workers * max(limits.list_concurrency, limits.describe_concurrency),
-            thread_name_prefix="request",
+            min(MAX_REQUEST_THREADS, workers * per_sync), thread_name_prefix="request"
         )
         self._lock = threading.Lock()
         self._targets: dict[str, _Target] = {}
         self._warned_slow: dict[str, Future[None] | None] = {}
         self._limiters: dict[str, RequestLimiter] = {}
+        self.background: BackgroundSync | None = None
+        if config.sync.interval_seconds is not None:
+            self.background = BackgroundSync(config.sync.interval_seconds, self._current_syncs)
         self._reconcile()
+
+    def start(self) -> None:
+        """Start the background work: discovery, and the sync schedule in background mode.
+        Without it (tests), targets sync on the scrape or when ``background.tick()`` is called."""
+        for discovery in self.discoveries:
+            _daemon(f"discovery-{discovery.name}", discovery.run, self._stop)
+        if self.background is not None:
+            _daemon("sync-schedule", self.background.run, self._stop)
+
+    def _current_syncs(self) -> list[TargetSync]:
+        return [target.sync for target in self._reconcile()]
 
     def _default_client_factory(self, target: TargetConfig, stats: ApiStats) -> BackupClient:
         # One limiter per target for the process's life, even when its client is rebuilt.
         limiter = self._limiters.setdefault(target.name, make_limiter(self.config.rate_limit))
-        return make_client(target, self.config.aws, self.config.rate_limit, stats, limiter)
+        return make_client(
+            target, self.config.aws, self.config.rate_limit, stats, limiter, self._sessions
+        )
 
     def _reconcile(self) -> list[_Target]:
         """Bring the syncs in line with the target source: new targets start, gone ones leave."""
@@ -85,7 +118,11 @@ class Exporter:
 
     def _new_target(self, target: TargetConfig) -> _Target:
         stats = ApiStats()
-        api = BackupApi(functools.partial(self._factory, target, stats))
+        identity = identity_of(target)
+        api = BackupApi(
+            functools.partial(self._factory, target, stats),
+            on_reset=lambda: self._sessions.forget(identity),
+        )
         config = self.config
         source = RestoreJobsSource(
             target, api, config.sync, config.rate_limit, self._request_pool, self._clock
@@ -123,25 +160,31 @@ class Exporter:
         )
 
     def scrape(self) -> Scrape:
-        """Refresh every target up to the deadline, then one view of all of them."""
+        """Refresh every target up to the deadline (in background mode: none), then one view
+        of all of them."""
         targets = self._reconcile()
         started = time.monotonic()
         waits = _Waits(started)
-        futures = {
-            t.sync.target.name: waits.track(t.sync.target.name, t.sync.refresh()) for t in targets
-        }
-        waits.wait(self.config.sync.deadline_seconds)
+        if self.background is None:
+            futures = {
+                t.sync.target.name: waits.track(t.sync.target.name, t.sync.refresh())
+                for t in targets
+            }
+            waits.wait(self.config.sync.deadline_seconds)
+        else:
+            futures = {}
         cutoff, now = time.monotonic(), self._clock()
         snapshots, health = [], []
         for target in targets:
             snapshot = target.sync.snapshot()
             name = snapshot.target.name
-            if snapshot.syncing and not waits.finished(name):
+            if self.background is None and snapshot.syncing and not waits.finished(name):
                 self._warn_slow(snapshot, futures.get(name), now)
             snapshots.append(snapshot)
-            seconds = max(0.0, min(waits.done_at(name, cutoff), cutoff) - started)
+            seconds = max(0.0, min(waits.done_at(name, started), cutoff) - started)
             health.append(_health(snapshot, target, seconds, now))
-        return Scrape(now, tuple(snapshots), tuple(health))
+        discovery = tuple(d.status() for d in self.discoveries)
+        return Scrape(now, tuple(snapshots), tuple(health), discovery=discovery)
 
     def _warn_slow(self, snapshot: TargetSnapshot, future: Future[None] | None, now: float) -> None:
         """One warning per slow sync, not one per scrape that finds it still running."""
@@ -158,6 +201,7 @@ class Exporter:
         )
 
     def close(self) -> None:
+        self._stop.set()
         self._sync_pool.shutdown(wait=False, cancel_futures=True)
         self._request_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -197,11 +241,25 @@ class _Waits:
             return self._finished.get(name, default)
 
 
+def _sync_workers(config: Config) -> int:
+    """Target syncs at once: ``sync.concurrency``, and no more than there are static targets
+    when nothing is discovered."""
+    if config.organization is None:
+        return max(1, min(config.sync.concurrency, MAX_SYNC_THREADS, len(config.targets)))
+    return max(1, min(config.sync.concurrency, MAX_SYNC_THREADS))
+
+
+def _daemon(name: str, run: Callable[[threading.Event], None], stop: threading.Event) -> None:
+    threading.Thread(target=run, args=(stop,), name=name, daemon=True).start()
+
+
 def _health(snapshot: TargetSnapshot, target: _Target, seconds: float, now: float) -> TargetHealth:
     age = snapshot.data_timestamp
     return TargetHealth(
         name=snapshot.target.name,
         region=snapshot.target.region,
+        account_id=snapshot.target.account_id or "",
+        sync_seconds=target.sync.last_sync_seconds,
         up=snapshot.up,
         down_reason=snapshot.down_reason,
         scrape_seconds=seconds,

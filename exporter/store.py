@@ -60,6 +60,21 @@ class TargetHealth:
     lookup_errors: Mapping[str, str]  # configured job ID -> reason
     source_up: Mapping[str, bool] = field(default_factory=dict)  # source -> last run succeeded
     protected_resources_dropped: int = 0  # listed but over restore_testing.max_protected_resources
+    account_id: str = ""  # "" when the target's account is not known (default credentials)
+    sync_seconds: float | None = None  # how long its last sync took
+
+
+@dataclass(frozen=True)
+class DiscoveryStatus:
+    """How discovery is doing, for ``aws_backup_restore_exporter_discovery_*``."""
+
+    name: str  # the ``discovery`` label
+    up: bool
+    targets: int
+    accounts: int
+    last_success_timestamp: float | None
+    last_duration_seconds: float | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class Scrape:
     snapshots: tuple[TargetSnapshot, ...]
     health: tuple[TargetHealth, ...]
     web_config: ReloadStatus | None = None  # with --web.config.file and reloading on
+    discovery: tuple[DiscoveryStatus, ...] = ()  # one per target discovery (organization)
 
     def exposed_jobs(self) -> Iterator[RestoreJob]:
         """Per-job series to expose: each job once, even if two targets both see it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class TargetSync:
         self._inflight: Future[None] | None = None
         self._health = Health()
         self.stats = SyncStats()
+        self.last_sync_seconds: float | None = None
 
     @property
     def target(self) -> TargetConfig:
@@ -126,15 +128,16 @@ class TargetSync:
     def sync_once(self) -> None:
         """Run one sync now, in this thread, and record how it went."""
         started = self._clock()
+        began = time.monotonic()
         run = self.source.sync(started)
         before, after = self._record(self.source.name, run)
         self._log_health(before, after, run, self._clock() - started)
-        if run.failure is not None:
-            return  # the target is down: the other sources wait, rather than fail the same way
-        for source in self._others:
-            other = source.sync(self._clock())
-            if other is not None:
-                self._log_source(*self._record(source.name, other), other)
+        if run.failure is None:  # when down, the other sources wait rather than fail the same way
+            for source in self._others:
+                other = source.sync(self._clock())
+                if other is not None:
+                    self._log_source(*self._record(source.name, other), other)
+        self.last_sync_seconds = time.monotonic() - began
 
     def _record(self, name: str, run: SyncRun) -> tuple[Health, Health]:
         """Health before and after a source's run; the restore-jobs source's is the target's."""

@@ -1,12 +1,15 @@
-"""Where targets come from: the config file today; discovery (AWS Organizations) plugs in here.
+"""Where targets come from: the config file, AWS Organizations, and which of them are ours.
 
-The scheduler asks its target source for the current targets on every scrape and reconciles:
-a new target gets a sync of its own, a target that is gone takes its series with it.
+The scheduler asks its target source for the current targets (on every scrape, and every second
+in the background) and reconciles: a new target gets a sync of its own, a target that is gone
+takes its series with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from exporter.config import TargetConfig
@@ -26,3 +29,40 @@ class StaticTargets:
 
     def targets(self) -> Sequence[TargetConfig]:
         return self._targets
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This replica's share of the targets: ``index`` of ``total``, as kube-state-metrics shards
+    objects. A target's shard is a stable hash of its account and region, so every replica
+    agrees without talking to the others, and a restarted replica takes the same targets."""
+
+    index: int = 0
+    total: int = 1
+
+    def owns(self, target: TargetConfig) -> bool:
+        if self.total == 1:
+            return True
+        account, region = target.key
+        digest = hashlib.sha256(f"{account}/{region}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.total == self.index
+
+
+class CombinedTargets:
+    """Static targets first, then each discovery's; the same (account, region) twice is one
+    target (the first: a static target's settings are explicit), and only this shard's."""
+
+    def __init__(self, sources: Sequence[TargetSource], shard: Shard = Shard()) -> None:
+        self._sources = tuple(sources)
+        self.shard = shard
+
+    def targets(self) -> Sequence[TargetConfig]:
+        chosen: dict[tuple[str, str], TargetConfig] = {}
+        names: set[str] = set()
+        for source in self._sources:
+            for target in source.targets():
+                if target.key in chosen or target.name in names or not self.shard.owns(target):
+                    continue
+                chosen[target.key] = target
+                names.add(target.name)
+        return tuple(chosen.values())

@@ -54,8 +54,14 @@ class Scraped:
         return list(text_string_to_metric_families(self.text()))
 
     def samples(self) -> list[Sample]:
-        """Every sample of one scrape (counters under their ``_total`` names)."""
-        return [sample for family in self.families() for sample in family.samples]
+        """Every sample of one scrape (counters under their ``_total`` names), read as
+        Prometheus stores it: a label with an empty value is no label (``account_id=""`` of a
+        target whose account is not known)."""
+        return [
+            sample._replace(labels={k: v for k, v in sample.labels.items() if v != ""})
+            for family in self.families()
+            for sample in family.samples
+        ]
 
     def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """The value of the one sample with this name and exactly these labels, as

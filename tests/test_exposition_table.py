@@ -17,9 +17,10 @@ import boto3
 from exporter import __version__, plans
 from exporter.config import TargetConfig
 from exporter.contract import ALL_FAMILIES
+from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.exposition import JobTextCache, render_scrape
 from exporter.model import RestoreJob
-from exporter.store import ReloadStatus, Scrape, TargetHealth, TargetSnapshot
+from exporter.store import DiscoveryStatus, ReloadStatus, Scrape, TargetHealth, TargetSnapshot
 from tests.tables import cases
 
 NOW = 1_700_000_600.0
@@ -38,6 +39,7 @@ def health(name: str = "main", **fields: object) -> TargetHealth:
         "name": name, "region": "us-east-1", "up": True, "down_reason": None,
         "scrape_seconds": 0.25, "data_age_seconds": 12.0, "jobs": 0, "jobs_dropped": 0,
         "api_requests": {}, "syncs": {}, "lookup_errors": {}, "source_up": {},
+        "account_id": "111122223333", "sync_seconds": 1.5,
     }  # fmt: skip
     values.update(fields)
     return TargetHealth(**values)
@@ -271,31 +273,33 @@ CASES = {
         scrape(healths=[health(source_up={"restore_jobs": True, "restore_testing": False})]),
         ["aws_backup_restore_exporter_source_up"],
         """
-        aws_backup_restore_exporter_source_up{source="restore_jobs",target="main"} 1.0
-        aws_backup_restore_exporter_source_up{source="restore_testing",target="main"} 0.0
+        aws_backup_restore_exporter_source_up{account_id="111122223333",source="restore_jobs",target="main"} 1.0
+        aws_backup_restore_exporter_source_up{account_id="111122223333",source="restore_testing",target="main"} 0.0
         """,
     ),
     "an up target: up, no reason, its figures": (
         scrape(healths=[health(jobs=7, jobs_dropped=2, protected_resources_dropped=3)]),
         ["aws_backup_restore_exporter_target_up", "aws_backup_restore_exporter_target_down_reason",
          "aws_backup_restore_exporter_scrape_duration_seconds",
+         "aws_backup_restore_exporter_target_sync_duration_seconds",
          "aws_backup_restore_exporter_target_data_age_seconds",
          "aws_backup_restore_exporter_target_jobs",
          "aws_backup_restore_exporter_target_jobs_dropped",
          "aws_backup_restore_exporter_target_protected_resources_dropped"],
         """
-        aws_backup_restore_exporter_target_up{region="us-east-1",target="main"} 1.0
-        aws_backup_restore_exporter_target_down_reason{reason="auth",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="throttled",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="unavailable",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="timeout",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="invalid",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="other",region="us-east-1",target="main"} 0.0
-        aws_backup_restore_exporter_scrape_duration_seconds{target="main"} 0.25
-        aws_backup_restore_exporter_target_data_age_seconds{region="us-east-1",target="main"} 12.0
-        aws_backup_restore_exporter_target_jobs{region="us-east-1",target="main"} 7.0
-        aws_backup_restore_exporter_target_jobs_dropped{region="us-east-1",target="main"} 2.0
-        aws_backup_restore_exporter_target_protected_resources_dropped{region="us-east-1",target="main"} 3.0
+        aws_backup_restore_exporter_target_up{account_id="111122223333",region="us-east-1",target="main"} 1.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="auth",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="throttled",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="unavailable",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="timeout",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="invalid",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="other",region="us-east-1",target="main"} 0.0
+        aws_backup_restore_exporter_scrape_duration_seconds{account_id="111122223333",target="main"} 0.25
+        aws_backup_restore_exporter_target_sync_duration_seconds{account_id="111122223333",target="main"} 1.5
+        aws_backup_restore_exporter_target_data_age_seconds{account_id="111122223333",region="us-east-1",target="main"} 12.0
+        aws_backup_restore_exporter_target_jobs{account_id="111122223333",region="us-east-1",target="main"} 7.0
+        aws_backup_restore_exporter_target_jobs_dropped{account_id="111122223333",region="us-east-1",target="main"} 2.0
+        aws_backup_restore_exporter_target_protected_resources_dropped{account_id="111122223333",region="us-east-1",target="main"} 3.0
         """,
     ),
     "a target that never synced and a reason we do not know: down, other, no data age": (
@@ -303,13 +307,13 @@ CASES = {
         ["aws_backup_restore_exporter_target_up", "aws_backup_restore_exporter_target_down_reason",
          "aws_backup_restore_exporter_target_data_age_seconds"],
         """
-        aws_backup_restore_exporter_target_up{region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="auth",region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="throttled",region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="unavailable",region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="timeout",region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="invalid",region="us-east-1",target="new"} 0.0
-        aws_backup_restore_exporter_target_down_reason{reason="other",region="us-east-1",target="new"} 1.0
+        aws_backup_restore_exporter_target_up{account_id="111122223333",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="auth",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="throttled",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="unavailable",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="timeout",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="invalid",region="us-east-1",target="new"} 0.0
+        aws_backup_restore_exporter_target_down_reason{account_id="111122223333",reason="other",region="us-east-1",target="new"} 1.0
         """,
     ),
     "what the exporter costs: requests and syncs as counters, lookup errors per job ID": (
@@ -321,11 +325,38 @@ CASES = {
         ["aws_backup_restore_exporter_api_requests", "aws_backup_restore_exporter_syncs",
          "aws_backup_restore_exporter_restore_job_lookup_errors"],
         """
-        aws_backup_restore_exporter_api_requests_total{operation="DescribeRestoreJob",outcome="throttled",target="main"} 1.0
-        aws_backup_restore_exporter_api_requests_total{operation="ListRestoreJobs",outcome="success",target="main"} 4.0
-        aws_backup_restore_exporter_syncs_total{kind="full",result="success",target="main"} 1.0
-        aws_backup_restore_exporter_syncs_total{kind="incremental",result="failure",target="main"} 2.0
-        aws_backup_restore_exporter_restore_job_lookup_errors{reason="not_found",restore_job_id="gone",target="main"} 1.0
+        aws_backup_restore_exporter_api_requests_total{account_id="111122223333",operation="DescribeRestoreJob",outcome="throttled",target="main"} 1.0
+        aws_backup_restore_exporter_api_requests_total{account_id="111122223333",operation="ListRestoreJobs",outcome="success",target="main"} 4.0
+        aws_backup_restore_exporter_syncs_total{account_id="111122223333",kind="full",result="success",target="main"} 1.0
+        aws_backup_restore_exporter_syncs_total{account_id="111122223333",kind="incremental",result="failure",target="main"} 2.0
+        aws_backup_restore_exporter_restore_job_lookup_errors{account_id="111122223333",reason="not_found",restore_job_id="gone",target="main"} 1.0
+        """,
+    ),
+    "a target whose account is not known: no account_id (an empty label is none)": (
+        scrape(healths=[health(account_id="", sync_seconds=None)]),
+        ["aws_backup_restore_exporter_target_up",
+         "aws_backup_restore_exporter_target_sync_duration_seconds"],
+        """
+        aws_backup_restore_exporter_target_up{account_id="",region="us-east-1",target="main"} 1.0
+        """,
+    ),
+    "discovery that works: up, what it found, when and how long": (
+        replace(scrape(), discovery=(DiscoveryStatus("organization", True, 8, 2, NOW - 60, 3.5),)),
+        [family.name for family in DISCOVERY_FAMILIES],
+        """
+        aws_backup_restore_exporter_discovery_up{discovery="organization"} 1.0
+        aws_backup_restore_exporter_discovery_targets{discovery="organization"} 8.0
+        aws_backup_restore_exporter_discovery_accounts{discovery="organization"} 2.0
+        aws_backup_restore_exporter_discovery_last_success_timestamp_seconds{discovery="organization"} 1.70000054e+09
+        aws_backup_restore_exporter_discovery_duration_seconds{discovery="organization"} 3.5
+        """,
+    ),
+    "discovery that never succeeded: down, nothing found, no success time": (
+        replace(scrape(), discovery=(DiscoveryStatus("organization", False, 0, 0, None, 0.5, "auth"),)),
+        ["aws_backup_restore_exporter_discovery_up",
+         "aws_backup_restore_exporter_discovery_last_success_timestamp_seconds"],
+        """
+        aws_backup_restore_exporter_discovery_up{discovery="organization"} 0.0
         """,
     ),
     "a broken web-config renewal: 0, and when the last good one loaded": (

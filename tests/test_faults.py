@@ -89,7 +89,11 @@ class Seen:
         """The target's down reason as /metrics shows it (the state set's 1), or None when up;
         target_up must agree."""
         current = self.metrics.state(DOWN_REASON, "reason", target=target)
-        up = self.metrics.get_sample_value(TARGET_UP, {"target": target, "region": "us-east-1"})
+        (up,) = [  # a target with a role_arn has its account_id label too
+            sample.value
+            for sample in self.metrics.samples()
+            if sample.name == TARGET_UP and sample.labels["target"] == target
+        ]
         assert up == (0 if current else 1)
         return current
 
