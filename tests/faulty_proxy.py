@@ -17,6 +17,7 @@ import socket
 import struct
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -124,7 +125,7 @@ class FaultyProxy:
     """Answers with queued faults first, then with ``default`` (None: forward to upstream).
 
     Before either, a request signed with an access key in ``expired_keys`` is refused as
-    expired. ``refuse_connections()`` stops listening on the port until
+    expired; after the queue, ``refuse_when`` may choose a fault by the request's body. ``refuse_connections()`` stops listening on the port until
     ``accept_connections()``.
     """
 
@@ -136,6 +137,8 @@ class FaultyProxy:
         self.holding = 0  # requests held by a hang or hold fault right now
         self.expired_keys: set[str] = set()
         self.keys_seen: list[str | None] = []
+        # a fault chosen by the request body (None: carry on), e.g. AssumeRole of one role
+        self.refuse_when: Callable[[bytes], Fault | None] | None = None
         self._released = threading.Event()
         self._lock = threading.Lock()
         proxy = self
@@ -193,6 +196,8 @@ class FaultyProxy:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         fault = self._next(match.group(1) if match else None)
+        if fault is None and self.refuse_when is not None:
+            fault = self.refuse_when(body)
         if fault is None:
             self._forward(request, body)
         elif fault.reset:
