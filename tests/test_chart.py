@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli import DEFAULT_LISTEN_ADDRESS, build_parser
+from exporter.cli import DEFAULT_LISTEN_ADDRESS, build_parser, read_shard
 from exporter.config import ConfigError, parse_config
 from exporter.durations import parse_duration
+from exporter.targets import Shard
 from tests.paths import REPO
 from tests.processes import run, run_exporter
 from tests.tools import require_module, run_tool
@@ -333,9 +334,9 @@ def test_container_arguments_are_accepted_by_the_exporter_cli(values_file):
     objects = render(load_values(values_file))
     exporter = container(objects)
     assert "command" not in exporter  # the image's ENTRYPOINT is the exporter
-    args = build_parser().parse_args(
-        pod_args(exporter, f"{workload(objects)['metadata']['name']}-0")
-    )
+    parser = build_parser()
+    args = parser.parse_args(pod_args(exporter, f"{workload(objects)['metadata']['name']}-0"))
+    read_shard(args, parser)  # a usage error (SystemExit) if the shard flags were wrong
     assert args.config_file == f"{CONFIG_DIR}/config.yaml"
     mounts = {m["name"]: m for m in exporter["volumeMounts"]}
     assert mounts["config"]["mountPath"] == CONFIG_DIR
@@ -674,7 +675,7 @@ def _services(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", SHARDED_SHAPES)
-def test_sharded_mode_runs_one_statefulset_pod_per_shard(name):
+def test_sharded_mode_runs_one_statefulset_pod_per_shard(name, tmp_path):
     values = load_values(CHART / "ci" / name)
     objects = render(values)
     assert [o for o in objects if o["kind"] == "Deployment"] == []
@@ -696,14 +697,29 @@ def test_sharded_mode_runs_one_statefulset_pod_per_shard(name):
     assert "--shard=$(POD_NAME)" in exporter["args"]
     assert f"--total-shards={shards}" in exporter["args"]
     # Kubernetes names the pods <statefulset>-0 .. -<shards-1>: the exporter's own command line
-    # takes each pod's ordinal as its shard, so every shard has exactly one pod.
+    # takes each pod's ordinal as its shard, so every shard has exactly one pod...
+    parser = build_parser()
     pod_shards = []
     for ordinal in range(shards):
         pod_name = f"{statefulset['metadata']['name']}-{ordinal}"
-        args = build_parser().parse_args(pod_args(exporter, pod_name))
-        assert args.total_shards == shards
-        pod_shards.append(args.shard)
-    assert pod_shards == list(range(shards))
+        pod_shards.append(read_shard(parser.parse_args(pod_args(exporter, pod_name)), parser))
+    assert pod_shards == [Shard(ordinal, shards) for ordinal in range(shards)]
+    # ... and each static target of the config is read by exactly one pod.
+    config = parse_config(yaml.safe_load(config_map(objects)["data"]["config.yaml"]))
+    assert config.targets
+    for target in config.targets:
+        assert len([shard for shard in pod_shards if shard.owns(target)]) == 1, target.name
+    # The exporter's command line, as a process, accepts the last pod's flags.
+    last = pod_args(exporter, f"{statefulset['metadata']['name']}-{shards - 1}")
+    shard_flags = [arg for arg in last if arg.startswith(("--shard=", "--total-shards="))]
+    assert shard_flags == [
+        f"--shard={statefulset['metadata']['name']}-{shards - 1}",
+        f"--total-shards={shards}",
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map(objects)["data"]["config.yaml"])
+    result = run_exporter("--config.check", "--config.file", str(path), *shard_flags)
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(
