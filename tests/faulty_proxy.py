@@ -125,8 +125,8 @@ class FaultyProxy:
     """Answers with queued faults first, then with ``default`` (None: forward to upstream).
 
     Before either, a request signed with an access key in ``expired_keys`` is refused as
-    expired; after the queue, ``refuse_when`` may choose a fault by the request's body. ``refuse_connections()`` stops listening on the port until
-    ``accept_connections()``.
+    expired; after the queue, ``refuse_when`` may choose a fault by the request's body.
+    ``refuse_connections()`` stops listening on the port until ``accept_connections()``.
     """
 
     def __init__(self, upstream: str) -> None:

@@ -289,7 +289,8 @@ def test_an_organizations_outage_keeps_the_last_known_targets(org, org_exporter,
         "aws_backup_restore_exporter_discovery_last_success_timestamp_seconds", discovery
     )
     lines = [r.getMessage() for r in caplog.records if "organization discovery" in r.getMessage()]
-    assert len(lines) == 1 and "keeping the 2 known targets" in lines[0]
+    assert len(lines) == 1
+    assert "keeping the 2 known targets" in lines[0]
 
 
 def test_the_background_syncs_every_target_and_a_scrape_asks_aws_nothing(
@@ -303,7 +304,8 @@ def test_the_background_syncs_every_target_and_a_scrape_asks_aws_nothing(
     def all_up() -> Scraped:
         seen = Scraped(exporter)
         up = up_by_target(seen)
-        assert len(up) == 8 and set(up.values()) == {1.0}, up
+        assert len(up) == 8, up
+        assert set(up.values()) == {1.0}, up
         return seen
 
     eventually(all_up, timeout=60, what="every discovered target up")
