@@ -60,13 +60,15 @@ class HttpResponse:
     service: str = SERVICE
 
 
-class Route(NamedTuple):
+class Match(NamedTuple):
+    """A request's operation, its URI labels and its service."""
+
     operation: str
     labels: dict[str, str]
     service: str = SERVICE
 
 
-Routed = Route | None
+Routed = Match | None
 Services = Mapping[str, Mapping[str, Handler]]  # service -> operation -> handler
 
 
@@ -113,7 +115,7 @@ class BackupApi:
     def route(self, request: HttpRequest) -> Routed:
         service = self.service_of(request)
         found = routes.find(request.method, request.path, request.query, service=service)
-        return None if found is None else Route(found[0], found[1], service)
+        return None if found is None else Match(found[0], found[1], service)
 
     def handle(self, request: HttpRequest, routed: Routed = None) -> HttpResponse:
         """The response to ``request``; ``routed`` is ``route(request)`` when already known."""
@@ -132,7 +134,7 @@ class BackupApi:
         except ApiError as error:
             return error_response(error, name, service)
 
-    def _input(self, routed: Route, request: HttpRequest) -> dict[str, Any]:
+    def _input(self, routed: Match, request: HttpRequest) -> dict[str, Any]:
         model = operation(routed.operation, routed.service)
         try:
             params = parse_input(model, routed.labels, request.query, request.headers, request.body)
@@ -145,7 +147,7 @@ class BackupApi:
             ) from None
         return params
 
-    def _output(self, routed: Route, output: Output) -> HttpResponse:
+    def _output(self, routed: Match, output: Output) -> HttpResponse:
         model = operation(routed.operation, routed.service)
         status = int(model.http.get("responseCode", 200))
         headers = _common_headers()
