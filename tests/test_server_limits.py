@@ -53,6 +53,19 @@ def closed_by_server(sock):
         return False
 
 
+def hung_up_on(sock):
+    """True when the server closed the connection, cleanly or with a reset (as it does when it
+    had not read what the client sent yet); False if it is still open after the timeout."""
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
 def exchange(server, raw: bytes) -> bytes:
     with connect(server) as sock:
         sock.sendall(raw)
@@ -104,15 +117,63 @@ def test_stalled_connections_past_the_bound_lock_out_no_one_and_add_no_threads(s
             sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
         for _ in range(5):
             assert fetch(url + "/healthz", timeout=10).status == 200
-        assert len(server._connections) <= 20
+            wait_until(lambda: len(server._connections) == 19, what="the scrape's connection gone")
+        # each newcomer at the bound made room by closing the one that had waited longest: the
+        # 40 past it and the first scrape closed the oldest 41 stalled connections, in order
+        # (the other scrapes found the room the first one left)
+        for index, sock in enumerate(stalled[:41]):
+            sock.settimeout(5)
+            assert hung_up_on(sock), index
         # the loop's thread and at most 4 workers, however many connections
         assert threading.active_count() <= before + 1 + 4
-        # the oldest stalled ones were closed to make room
-        stalled[0].settimeout(5)
-        assert closed_by_server(stalled[0])
+        # the 19 newest still wait for their request, and are answered when it comes
+        for sock in stalled[41:]:
+            sock.sendall(b"\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
     finally:
         for sock in stalled:
             sock.close()
+
+
+def test_a_request_head_that_arrives_in_pieces_is_answered(start):
+    server, _ = start(read_timeout=10)
+    head = b"GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: piecemeal\r\n\r\n"
+    for cut in (1, len(head) - 3, len(head) - 2, len(head) - 1):  # across the blank line too
+        with connect(server) as sock:
+            sock.sendall(head[:cut])
+            # the server has read the first piece (so the second is read apart from it)
+            wait_until(lambda: any(getattr(c, "data", b"") for c in server._connections))
+            sock.sendall(head[cut:])
+            answer = sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200 OK"), cut
+            assert answer.endswith(b"hello\n"), cut
+
+
+def test_at_the_bound_with_every_request_being_answered_a_newcomer_is_turned_away(start):
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(environ, start_response):
+        entered.set()
+        release.wait(10)
+        return hello(environ, start_response)
+
+    server, url = start(app=slow, max_connections=2, max_concurrent_requests=2)
+    answers = []
+    clients = [threading.Thread(target=lambda: answers.append(fetch(url, timeout=20)))
+               for _ in range(2)]  # fmt: skip
+    for client in clients:
+        client.start()
+    wait_until(lambda: server.in_flight == 2, what="both requests being answered")
+    try:
+        with connect(server, timeout=5) as sock:  # nothing can be closed to make room for it
+            assert closed_by_server(sock)
+    finally:
+        release.set()
+        for client in clients:
+            client.join(10)
+    assert [a.status for a in answers] == [200, 200]  # the requests being answered were not
+    wait_until(lambda: not server._connections, what="the answered connections closed")
+    assert fetch(url + "/healthz", timeout=10).status == 200  # and there is room again
 
 
 @pytest.mark.parametrize(
