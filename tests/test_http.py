@@ -62,13 +62,19 @@ def test_metrics_serve_one_target_while_the_other_is_down(server):
     assert values[("aws_backup_restore_job_status", labels)] == 1
     assert (
         values[
-            ("aws_backup_restore_exporter_target_up", (("region", "us-east-1"), ("target", "good")))
+            (
+                "aws_backup_restore_exporter_target_up",
+                (("account_id", ""), ("region", "us-east-1"), ("target", "good")),
+            )
         ]
         == 1
     )
     assert (
         values[
-            ("aws_backup_restore_exporter_target_up", (("region", "eu-west-1"), ("target", "down")))
+            (
+                "aws_backup_restore_exporter_target_up",
+                (("account_id", ""), ("region", "eu-west-1"), ("target", "down")),
+            )
         ]
         == 0
     )
@@ -76,7 +82,12 @@ def test_metrics_serve_one_target_while_the_other_is_down(server):
         values[
             (
                 "aws_backup_restore_exporter_target_down_reason",
-                (("reason", "unavailable"), ("region", "eu-west-1"), ("target", "down")),
+                (
+                    ("account_id", ""),
+                    ("reason", "unavailable"),
+                    ("region", "eu-west-1"),
+                    ("target", "down"),
+                ),
             )
         ]
         == 1
@@ -128,7 +139,12 @@ def test_openmetrics_when_the_scraper_asks(server):
         values[
             (
                 "aws_backup_restore_exporter_api_requests_total",
-                (("operation", "ListRestoreJobs"), ("outcome", "success"), ("target", "good")),
+                (
+                    ("account_id", ""),
+                    ("operation", "ListRestoreJobs"),
+                    ("outcome", "success"),
+                    ("target", "good"),
+                ),
             )
         ]
         >= 3
