@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from exporter.demo.fake_backup import FakeBackup, sts_accounts
+from exporter.demo.fake_backup.constraints import Violation
 from tests.test_fake_api import send, signed
 
 MANAGEMENT, MEMBER, ADMIN, OUTSIDER = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -113,7 +114,7 @@ def test_a_default_region_cannot_be_disabled_nor_an_opt_in_one_enabled_by_defaul
         fake.accounts.set_region(MEMBER, "us-east-1", "DISABLED")
     with pytest.raises(ValueError, match="opt-in"):
         fake.accounts.set_region(MEMBER, "af-south-1", "ENABLED_BY_DEFAULT")
-    with pytest.raises(Exception, match="is not one of"):
+    with pytest.raises(Violation, match="is not one of"):
         fake.accounts.set_region(MEMBER, "af-south-1", "ON")
 
 
