@@ -96,7 +96,12 @@ def test_metrics_serve_one_target_while_the_other_is_down(server):
         values[
             (
                 "aws_backup_restore_exporter_restore_job_lookup_errors",
-                (("reason", "not_found"), ("restore_job_id", "missing-job"), ("target", "good")),
+                (
+                    ("account_id", ""),
+                    ("reason", "not_found"),
+                    ("restore_job_id", "missing-job"),
+                    ("target", "good"),
+                ),
             )
         ]
         == 1
