@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.families import RenderContext, metrics
 from exporter.health_families import (
     BUILD,
@@ -143,6 +144,7 @@ def scrape_metrics(scrape: Scrape) -> list[Metric]:
         SUCCESS_FAMILY.metric(scrape.successes(), context),
         PROTECTED_RESOURCE_FAMILY.metric(scrape.protected_resources(), context),
         *metrics(TARGET_FAMILIES, scrape.health, context),
+        *metrics(DISCOVERY_FAMILIES, scrape.discovery, context),
         *metrics(WEB_CONFIG_FAMILIES, [scrape.web_config] if scrape.web_config else [], context),
         BUILD_INFO_FAMILY.metric([BUILD], context),
     ]
