@@ -313,3 +313,34 @@ def test_the_background_syncs_every_target_and_a_scrape_asks_aws_nothing(
     for _ in range(3):
         exporter.scrape()
     assert org_backup.requests() == requests
+
+
+def test_regions_enabled_follows_each_accounts_opt_ins(org, org_exporter, org_backup):
+    from exporter.demo.fake_backup.accounts import DEFAULT_REGIONS
+
+    a = org.add_account("a")
+    org_backup.accounts.management_account = MANAGEMENT
+    org_backup.accounts.set_region(a, "ap-east-1", "ENABLED")
+    exporter = org_exporter(regions="enabled", account_endpoint_url=org_backup.url)
+    exporter.discoveries[0].refresh()
+    regions = {}
+    for target in exporter.discoveries[0].targets():
+        regions.setdefault(target.account_id, set()).add(target.region)
+    assert regions == {MANAGEMENT: set(DEFAULT_REGIONS), a: {*DEFAULT_REGIONS, "ap-east-1"}}
+    assert exporter.discoveries[0].status().up
+
+
+def test_regions_that_cannot_be_listed_keep_the_last_known_ones(org, org_exporter, org_backup):
+    a = org.add_account("a")
+    org_backup.accounts.management_account = MANAGEMENT
+    discovery = org_exporter(
+        regions="enabled", account_endpoint_url=org_backup.url, include_accounts=[a]
+    ).discoveries[0]
+    discovery.refresh()
+    before = {target.name for target in discovery.targets()}
+    org_backup.accounts.management_account = None  # AccountId is refused from now on
+    discovery.refresh()
+    assert {target.name for target in discovery.targets()} == before
+    status = discovery.status()
+    assert not status.up
+    assert status.reason == "auth"
