@@ -228,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.config_check:
         names = ", ".join(f"{t.name} ({t.region})" for t in config.targets)
-        print(f"configuration OK: {len(config.targets)} target(s): {names}")
+        listed = f": {names}" if names else " besides the organization's"
+        print(f"configuration OK: {len(config.targets)} target(s){listed}")
         if config.organization is not None:
             print(f"organization: {_describe_organization(config)}")
         if args.web_config_file:

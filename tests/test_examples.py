@@ -1,7 +1,8 @@
 """What a newcomer copies validates: every file of examples/ and every YAML block of the README
 and docs, each checked the way a user would check it.
 
-- An exporter configuration (a mapping with `targets`) goes through `--config.check`.
+- An exporter configuration (a mapping with `targets` or `organization`) goes through
+  `--config.check`.
 - A web configuration (`tls_server_config`, `basic_auth_users`, `http_server_config`) goes through
   `--config.check --web.config.file`, its certificate paths pointed at test certificates.
 - Helm values (top-level keys of the chart's values.yaml) are checked against the chart's
@@ -69,6 +70,7 @@ def test_examples_cover_the_documented_shapes():
         "cross-account.yaml",
         "aggregate-only.yaml",
         "restore-testing.yaml",
+        "organization.yaml",
     }
 
 
@@ -119,7 +121,7 @@ def test_yaml_block_validates(where, body, tmp_path):
     data = yaml.safe_load(body)
     assert isinstance(data, dict), f"{where}: not a YAML mapping"
     keys = set(data)
-    if "targets" in keys:
+    if keys & {"targets", "organization"}:
         config_check(tmp_path, body)
     elif keys & WEB_CONFIG_KEYS:
         _check_web_config(body, tmp_path)
