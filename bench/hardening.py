@@ -70,6 +70,18 @@ class Exporter:
             cpu_seconds=(int(stat[11]) + int(stat[12])) / ticks,
         )
 
+    def schedule(self) -> dict[str, tuple[float, float]]:
+        """Per thread: seconds it ran on a CPU, and seconds it was runnable but waited for one
+        (from /proc/<pid>/task/<tid>/schedstat: time the machine's other work took from it)."""
+        threads = {}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                ran, waited, _ = (task / "schedstat").read_text().split()
+            except (OSError, ValueError):
+                continue  # the thread ended meanwhile
+            threads[task.name] = (int(ran) / 1e9, int(waited) / 1e9)
+        return threads
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=60)

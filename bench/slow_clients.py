@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import queue
 import selectors
@@ -87,10 +88,12 @@ class Stall:
 
 
 class Peak:
-    """The exporter's most threads and open fds, sampled every 100 ms in a thread."""
+    """The exporter's most threads and open fds, and its threads' CPU time, sampled every
+    100 ms in a thread."""
 
     def __init__(self, exporter: Exporter) -> None:
         self.threads = self.fds = 0
+        self.schedules: list[tuple[float, dict[str, tuple[float, float]]]] = []
         self._exporter = exporter
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -101,6 +104,21 @@ class Peak:
             now = self._exporter.usage()
             self.threads = max(self.threads, now.threads)
             self.fds = max(self.fds, now.fds)
+            self.schedules.append((time.monotonic(), self._exporter.schedule()))
+
+    def cpu(self, start: float, end: float) -> str:
+        """What the exporter's busiest thread (the event loop, during a burst) got from the
+        machine between ``start`` and ``end``: seconds run, seconds waited for a CPU."""
+        inside = [(at, threads) for at, threads in self.schedules if start <= at <= end]
+        if len(inside) < 2:
+            return "not sampled"
+        (first, before), (last, after) = inside[0], inside[-1]
+        ran = {t: after[t][0] - before[t][0] for t in after if t in before}
+        busiest = max(ran, key=ran.__getitem__)
+        waited = after[busiest][1] - before[busiest][1]
+        return (f"in {last - first:.1f} s its busiest thread ran {ran[busiest]:.2f} s and "
+                f"waited {waited:.2f} s for a CPU (runnable, not scheduled); the whole process "
+                f"ran {sum(ran.values()):.2f} s")  # fmt: skip
 
     def stop(self) -> None:
         self._stop.set()
@@ -111,25 +129,28 @@ def _attack(port: int, connections: int, give_up: float, results: Connection) ->
     stall = Stall(port)
     watcher = threading.Thread(target=stall.watch, args=(give_up,), daemon=True)
     watcher.start()
+    cpu = time.process_time()
     opening = stall.open(connections)
+    cpu = time.process_time() - cpu
     watcher.join()
-    results.send((opening, stall.result()))
+    results.send((opening, cpu, stall.result()))
 
 
 def attack(
     exporter: Exporter, connections: int, read_timeout: float
-) -> tuple[tuple[float, float], list[float]]:
+) -> tuple[tuple[float, float], float, list[float]]:
     """One round, in a process of its own: open the stalled connections, wait until the server
     has closed them all. When the opening began and ended (time.monotonic(), the same clock in
-    every process), and how long each connection stayed open."""
+    every process), the CPU seconds the opening took, and how long each connection stayed
+    open."""
     context = multiprocessing.get_context("spawn")
     theirs, ours = context.Pipe()
     args = (exporter.port, connections, read_timeout + 120, ours)
     process = context.Process(target=_attack, args=args)
     process.start()
-    opening, lifetimes = theirs.recv()
+    opening, cpu, lifetimes = theirs.recv()
     process.join()
-    return opening, lifetimes
+    return opening, cpu, lifetimes
 
 
 def main() -> None:
@@ -153,10 +174,15 @@ def main() -> None:
     peak = Peak(exporter)
     print(f"## {args.connections} stalled connections, read timeout {args.read_timeout}\n")
     bursts = []  # from the first connection opened to a second after the last
+    cpus: list[str] = []
     attack_started = time.monotonic()
     for round_ in range(1, args.rounds + 1):
-        (first, last), lifetimes = attack(exporter, args.connections, read_timeout)
+        load = os.getloadavg()[0]
+        (first, last), cpu, lifetimes = attack(exporter, args.connections, read_timeout)
         bursts.append((first, last + 1.0))
+        cpus.append(f"- round {round_}'s burst (load average {load:.1f} as it began; the "
+                    f"attacker's opening took {cpu:.2f} s of CPU): the exporter "
+                    f"{peak.cpu(first, last + 1.0)}")  # fmt: skip
         usages.append((f"after round {round_}", settle(exporter, usages[0][1])))
         closed = [t for t in lifetimes if t != float("inf")]
         early = sum(t < read_timeout for t in closed)
@@ -164,6 +190,7 @@ def main() -> None:
               f"{len(closed)} of {len(lifetimes)}, {early} early to make room; longest open "
               f"{max(lifetimes):.1f} s (read timeout {read_timeout:g} s)")  # fmt: skip
     peak.stop()
+    print("\n".join(cpus))
     windows = {
         f"before the attack ({args.quiet:g} s, probes only)": [quiet],
         "during the bursts (until 1 s after the last connection)": bursts,
