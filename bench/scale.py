@@ -153,11 +153,16 @@ def scrape(fake: FakeBackup, url: str) -> ScrapeResult:
     return ScrapeResult(seconds, fake.requests() - before, body)
 
 
+def _unzipped(body: bytes) -> bytes:
+    return gzip.decompress(body) if body.startswith(b"\x1f\x8b") else body
+
+
 @dataclass
 class Concurrent:
     requests: int  # API requests of all of them
     slowest: float  # wall seconds
     bodies: int  # different bodies among the ``count`` sent together
+    jobs_exposed: int  # the fewest jobs any of those bodies exposed
 
 
 def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> Concurrent:
@@ -165,7 +170,7 @@ def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> Co
     flight (seen at the fake)."""
     before = fake.requests()
     times: list[float] = []
-    digests: set[bytes] = set()
+    distinct: dict[bytes, bytes] = {}  # digest -> body as sent (gzipped)
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -181,7 +186,7 @@ def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> Co
         with lock:
             times.append(seconds)
             if barrier is not None:
-                digests.add(hashlib.sha256(body).digest())
+                distinct.setdefault(hashlib.sha256(body).digest(), body)
 
     threads: list[threading.Thread] = []
     if lead:
@@ -198,7 +203,11 @@ def concurrent_scrapes(fake: FakeBackup, url: str, count: int, lead: bool) -> Co
         thread.join(timeout=SCRAPE_TIMEOUT * 2)
     if errors:
         raise RuntimeError(f"{len(errors)} concurrent scrapes failed: {errors[0]!r}")
-    return Concurrent(fake.requests() - before, max(times), len(digests))
+    exposed = min(
+        int(samples(_unzipped(body)).get("aws_backup_restore_job_info", 0))
+        for body in distinct.values()
+    )
+    return Concurrent(fake.requests() - before, max(times), len(distinct), exposed)
 
 
 def samples(body: bytes) -> dict[str, float]:
@@ -237,9 +246,11 @@ class Figures:
     concurrent_warm_requests: int = -1  # -1: not run
     concurrent_warm_seconds: float = 0.0
     concurrent_warm_bodies: int = 0
+    concurrent_warm_jobs_exposed: int = 0
     concurrent_cold_requests: int = -1
     concurrent_cold_seconds: float = 0.0
     concurrent_cold_bodies: int = 0
+    concurrent_cold_jobs_exposed: int = 0
     series: int = 0
     jobs_exposed: int = 0
     body_bytes: int = 0
@@ -321,6 +332,7 @@ def measure(
             figures.concurrent_warm_requests = warm.requests
             figures.concurrent_warm_seconds = warm.slowest
             figures.concurrent_warm_bodies = warm.bodies
+            figures.concurrent_warm_jobs_exposed = warm.jobs_exposed
             figures.peak_rss_concurrent_mb = worker.peak_rss_mb()
     finally:
         worker.stop()
@@ -347,6 +359,7 @@ def measure(
             figures.concurrent_cold_requests = cold_at_once.requests
             figures.concurrent_cold_seconds = cold_at_once.slowest
             figures.concurrent_cold_bodies = cold_at_once.bodies
+            figures.concurrent_cold_jobs_exposed = cold_at_once.jobs_exposed
             figures.peak_rss_concurrent_cold_mb = worker.peak_rss_mb()
         finally:
             worker.stop()
@@ -453,6 +466,16 @@ def checks(results: list[Figures], args: argparse.Namespace) -> tuple[str, list[
     for f in results:
         if f.jobs_exposed < f.jobs:
             problems.append(f"{f.kind} {f.jobs}: only {f.jobs_exposed} jobs exposed")
+        for when, exposed, requests in (
+            ("warm", f.concurrent_warm_jobs_exposed, f.concurrent_warm_requests),
+            ("cold", f.concurrent_cold_jobs_exposed, f.concurrent_cold_requests),
+        ):
+            if requests >= 0 and exposed < f.jobs:  # the sync outran sync.deadline
+                problems.append(
+                    f"{f.kind} {f.jobs}: {args.concurrency} {when} scrapes at once exposed only "
+                    f"{exposed} jobs (answered before the sync ended), so their peak RSS is not "
+                    "that of full bodies"
+                )
         if (
             f.self_counted_requests is not None
             and f.self_counted_requests != f.fake_counted_requests
