@@ -126,9 +126,10 @@ def _add_shard_flags(parser: argparse.ArgumentParser) -> None:
 def read_shard(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Shard:
     """The --shard and --total-shards flags as a Shard; a bad value is a usage error."""
     total_text, shard_text = str(args.total_shards), str(args.shard)
-    if not total_text.isdigit() or int(total_text) < 1:
+    # [0-9], not isdigit(): "²" is a digit to Python but not a number to int()
+    if not re.fullmatch(r"[0-9]+", total_text) or int(total_text) < 1:
         parser.error(f"--total-shards: expected a whole number of at least 1, got {total_text!r}")
-    ordinal = re.search(r"(?:^|-)([0-9]+)$", shard_text)
+    ordinal = re.search(r"(?:^|-)([0-9]+)\Z", shard_text)
     if ordinal is None:
         parser.error(
             f"--shard: expected a number or a StatefulSet pod name ending in -N, got {shard_text!r}"
