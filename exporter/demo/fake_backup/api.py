@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from exporter.demo.fake_backup import routes, sigv4
 from exporter.demo.fake_backup.constraints import Violation, check
+from exporter.demo.fake_backup.documented import beyond_model
 from exporter.demo.fake_backup.encode import Raw, header_values, to_json
 from exporter.demo.fake_backup.errors import ApiError, input_error
 from exporter.demo.fake_backup.model import operation
@@ -102,7 +103,7 @@ class BackupApi:
         try:
             params = parse_input(model, labels, request.query, request.headers, request.body)
             if model.input_shape is not None:
-                check(model.input_shape, params, model.input_shape.name)
+                check(model.input_shape, beyond_model(name, params), model.input_shape.name)
         except Violation as violation:
             raise input_error(name, violation.kind, str(violation)) from None
         return params

@@ -29,6 +29,7 @@ from exporter.demo.fake_backup.generator import DEFAULT_REGION, JobChurn
 from exporter.demo.fake_backup.operations import Handler, RestoreJobOperations
 from exporter.demo.fake_backup.sigv4 import DEFAULT_ACCOUNT_ID, AccountResolver, fixed_account
 from exporter.demo.fake_backup.store import RestoreJobStore
+from exporter.demo.fake_backup.summary_operations import RestoreJobSummaryOperations
 from exporter.demo.fake_backup.testing_operations import RestoreTestingOperations
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,11 @@ class FakeBackup:
     ) -> None:
         self.latency = latency
         self.store = store if store is not None else RestoreJobStore()
+        self.summaries = RestoreJobSummaryOperations(self.store)  # who is an administrator
         operations = (
             RestoreJobOperations(self.store).handlers()
             | RestoreTestingOperations(self.store).handlers()
+            | self.summaries.handlers()
             | dict(handlers or {})
         )
         self.api = BackupApi(operations, accounts or fixed_account())
@@ -187,10 +190,11 @@ class FakeBackup:
 
     def reset(self, jobs: Iterable[Mapping[str, Any]] = (), seed: int = 0) -> None:
         """Forget every job, restore testing plan and selection and protected resource of every
-        account and region, the counters, log and queued failures; then store ``jobs`` (in the
-        default account and region). Each run starts the same."""
+        account and region, the counters, log, queued failures and summary settings; then store
+        ``jobs`` (in the default account and region). Each run starts the same."""
         self.store.clear()
         self.accounting.reset()
+        self.summaries.reset()
         self.churn.reset(seed)
         self.store.load(DEFAULT_ACCOUNT_ID, DEFAULT_REGION, jobs)
 
