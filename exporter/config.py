@@ -20,6 +20,10 @@ from exporter.config_values import duration as _duration
 from exporter.config_values import number as _number
 from exporter.config_values import string as _string
 from exporter.config_values import string_list as _string_list
+from exporter.job_summaries_config import (
+    RestoreJobSummariesConfig,
+    read_restore_job_summaries,
+)
 from exporter.model import STATUSES
 from exporter.sections import read_yaml_file
 
@@ -76,6 +80,9 @@ class TargetConfig:
     restore_job_ids: tuple[str, ...] = ()
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     restore_testing: RestoreTestingConfig = field(default_factory=RestoreTestingConfig)
+    restore_job_summaries: RestoreJobSummariesConfig = field(
+        default_factory=RestoreJobSummariesConfig
+    )
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,7 @@ def _read_target(section: _Section) -> TargetConfig:
         ),
         discovery=_read_discovery(section.section("discovery")),
         restore_testing=_read_restore_testing(section.section("restore_testing")),
+        restore_job_summaries=read_restore_job_summaries(section.section("restore_job_summaries")),
     )
     if target.external_id is not None and target.role_arn is None:
         raise ConfigError(f"{section.key_path('external_id')}: needs role_arn")

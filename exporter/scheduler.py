@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from exporter.aws_client import ApiStats, BackupClient, make_client, make_limiter
 from exporter.backup_api import BackupApi
 from exporter.config import Config, TargetConfig
+from exporter.job_summaries import JobSummariesSource
 from exporter.protected_resources import ProtectedResourcesSource
 from exporter.ratelimit import RequestLimiter
 from exporter.restore_jobs import RestoreJobsSource
@@ -102,6 +103,9 @@ class Exporter:
             else None,
             ProtectedResourcesSource(target, api, self._clock)
             if testing.enabled and testing.protected_resources
+            else None,
+            JobSummariesSource(target, api, self._clock)
+            if target.restore_job_summaries.enabled
             else None,
         )
         return _Target(sync, stats)
