@@ -29,7 +29,7 @@ def _period(view: JobSummariesView, value: float | None) -> Iterator[Sample]:
 
 JOB_SUMMARY_FAMILIES: tuple[Family[JobSummariesView], ...] = (
     Family(
-        "aws_backup_restore_job_summary_jobs",
+        "aws_backup_restore_job_summaries_jobs",
         "gauge",
         "Restore jobs AWS Backup counted in the latest period of ListRestoreJobSummaries (for "
         "ONE_DAY the latest full UTC day), by account, region, resource type and state; AWS "
@@ -39,7 +39,7 @@ JOB_SUMMARY_FAMILIES: tuple[Family[JobSummariesView], ...] = (
         BY_TARGET,
     ),
     Family(
-        "aws_backup_restore_job_summary_period_start_timestamp_seconds",
+        "aws_backup_restore_job_summaries_period_start_timestamp_seconds",
         "gauge",
         "Start of the period the restore job summary counts cover (StartTime, Unix time).",
         ("target", "aggregation_period"),
@@ -47,7 +47,7 @@ JOB_SUMMARY_FAMILIES: tuple[Family[JobSummariesView], ...] = (
         BY_TARGET,
     ),
     Family(
-        "aws_backup_restore_job_summary_period_end_timestamp_seconds",
+        "aws_backup_restore_job_summaries_period_end_timestamp_seconds",
         "gauge",
         "End of the period the restore job summary counts cover (EndTime, Unix time).",
         ("target", "aggregation_period"),

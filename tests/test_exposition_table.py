@@ -359,22 +359,22 @@ CASES = {
              "State": "ABORTED", "Count": 5, "StartTime": DAY_0, "EndTime": DAY_1},
             {"AccountId": "111122223333", "State": "RUNNING", "StartTime": DAY_1},  # no Count
         ])),
-        ["aws_backup_restore_job_summary_jobs",
-         "aws_backup_restore_job_summary_period_start_timestamp_seconds",
-         "aws_backup_restore_job_summary_period_end_timestamp_seconds"],
+        ["aws_backup_restore_job_summaries_jobs",
+         "aws_backup_restore_job_summaries_period_start_timestamp_seconds",
+         "aws_backup_restore_job_summaries_period_end_timestamp_seconds"],
         """
-        aws_backup_restore_job_summary_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="ABORTED",target="org"} 0.0
-        aws_backup_restore_job_summary_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="COMPLETED",target="org"} 3.0
-        aws_backup_restore_job_summary_jobs{account_id="444455556666",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="RDS",state="FAILED",target="org"} 1.0
-        aws_backup_restore_job_summary_period_start_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.6999488e+09
-        aws_backup_restore_job_summary_period_end_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.7000352e+09
+        aws_backup_restore_job_summaries_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="ABORTED",target="org"} 0.0
+        aws_backup_restore_job_summaries_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="COMPLETED",target="org"} 3.0
+        aws_backup_restore_job_summaries_jobs{account_id="444455556666",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="RDS",state="FAILED",target="org"} 1.0
+        aws_backup_restore_job_summaries_period_start_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.6999488e+09
+        aws_backup_restore_job_summaries_period_end_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.7000352e+09
         """,
     ),
     "no restore job summaries (off, or never refreshed): no summary series": (
         scrape(summaries=JobSummariesView.from_api("org", "us-east-1", "SEVEN_DAYS", [])),
-        ["aws_backup_restore_job_summary_jobs",
-         "aws_backup_restore_job_summary_period_start_timestamp_seconds",
-         "aws_backup_restore_job_summary_period_end_timestamp_seconds"],
+        ["aws_backup_restore_job_summaries_jobs",
+         "aws_backup_restore_job_summaries_period_start_timestamp_seconds",
+         "aws_backup_restore_job_summaries_period_end_timestamp_seconds"],
         "",
     ),
     "build info": (

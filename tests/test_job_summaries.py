@@ -12,8 +12,9 @@ import pytest
 from exporter.config import ConfigError, parse_config
 from tests.conftest import ACCOUNT, STORE, put_job
 from tests.scraped import Scraped
+from tests.tools import run_tool
 
-JOBS = "aws_backup_restore_job_summary_jobs"
+JOBS = "aws_backup_restore_job_summaries_jobs"
 UP = "aws_backup_restore_exporter_source_up"
 OPERATION = "ListRestoreJobSummaries"
 OPERATION_SOURCE = "restore_job_summaries"
@@ -76,8 +77,8 @@ def test_counts_by_account_region_resource_type_and_state_across_the_organisatio
         ("org-euw1", THIRD, "eu-west-1", "EBS", "COMPLETED", "ONE_DAY"): 2,
         ("org-euw1", THIRD, "eu-west-1", "EFS", "ABORTED", "ONE_DAY"): 0,
     }
-    start = "aws_backup_restore_job_summary_period_start_timestamp_seconds"
-    end = "aws_backup_restore_job_summary_period_end_timestamp_seconds"
+    start = "aws_backup_restore_job_summaries_period_start_timestamp_seconds"
+    end = "aws_backup_restore_job_summaries_period_end_timestamp_seconds"
     labels = {"target": "org-use1", "aggregation_period": "ONE_DAY"}
     assert seen.get_sample_value(start, labels) == YESTERDAY.timestamp()
     assert seen.get_sample_value(end, labels) == TODAY.timestamp()
@@ -90,6 +91,16 @@ def test_counts_by_account_region_resource_type_and_state_across_the_organisatio
     }
 
 
+def test_promtool_finds_nothing_to_complain_about_in_the_summary_series(fake, make_exporter, clock):
+    job(OTHER, YESTERDAY, "FAILED", "RDS")
+    job(OTHER, DAY_BEFORE, "COMPLETED", "EBS")
+    exporter = make_exporter(clock=clock, restore_job_summaries=summary_config())
+    text = Scraped(exporter).text()
+    assert f'{JOBS}{{account_id="{OTHER}",aggregation_period="ONE_DAY"' in text
+    result = run_tool("promtool", "check", "metrics", input=text)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
 def test_seven_days_is_one_aggregate_over_the_prior_week(fake, make_exporter, clock):
     for days in (1, 3, 7, 8):
         job(OTHER, TODAY - timedelta(days=days), "COMPLETED", "EBS")
@@ -98,7 +109,7 @@ def test_seven_days_is_one_aggregate_over_the_prior_week(fake, make_exporter, cl
     )
     seen = Scraped(exporter)
     assert counts(seen) == {("main", OTHER, "us-east-1", "EBS", "COMPLETED", "SEVEN_DAYS"): 3}
-    start = "aws_backup_restore_job_summary_period_start_timestamp_seconds"
+    start = "aws_backup_restore_job_summaries_period_start_timestamp_seconds"
     labels = {"target": "main", "aggregation_period": "SEVEN_DAYS"}
     assert seen.get_sample_value(start, labels) == (TODAY - timedelta(days=7)).timestamp()
 
@@ -198,7 +209,7 @@ def test_off_by_default_no_request_no_series(fake, make_exporter, clock):
     assert exporter.api_requests(OPERATION) == 0
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     assert samples  # the scrape has the restore jobs' series
-    assert not [line for line in samples if "restore_job_summary" in line]
+    assert not [line for line in samples if "restore_job_summaries_" in line]
     assert f'source="{OPERATION_SOURCE}"' not in text
     assert fake.requests(OPERATION) == 0
 
