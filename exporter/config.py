@@ -36,6 +36,10 @@ from exporter.config_values import duration as _duration
 from exporter.config_values import number as _number
 from exporter.config_values import string as _string
 from exporter.config_values import string_list as _string_list
+from exporter.job_summaries_config import (
+    RestoreJobSummariesConfig,
+    read_restore_job_summaries,
+)
 from exporter.organization_config import OrganizationConfig, read_organization
 from exporter.sections import read_yaml_file
 
@@ -73,6 +77,9 @@ class TargetConfig:
     restore_job_ids: tuple[str, ...] = ()
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     restore_testing: RestoreTestingConfig = field(default_factory=RestoreTestingConfig)
+    restore_job_summaries: RestoreJobSummariesConfig = field(
+        default_factory=RestoreJobSummariesConfig
+    )
     account_id: str | None = None  # the account read; from role_arn, or known by discovery
     sts_region: str | None = None  # where its role is assumed; None: its own region
 
@@ -175,6 +182,7 @@ def _read_target(section: _Section) -> TargetConfig:
         discovery=read_discovery(section.section("discovery")),
         restore_testing=read_restore_testing(section.section("restore_testing")),
         account_id=_target_account(section, role_arn),
+        restore_job_summaries=read_restore_job_summaries(section.section("restore_job_summaries")),
     )
     if target.external_id is not None and target.role_arn is None:
         raise ConfigError(f"{section.key_path('external_id')}: needs role_arn")

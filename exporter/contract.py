@@ -10,6 +10,7 @@ from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.families import Family
 from exporter.health_families import BUILD_INFO_FAMILY, TARGET_FAMILIES, WEB_CONFIG_FAMILIES
 from exporter.job_families import AGGREGATE_FAMILY, JOB_FAMILIES
+from exporter.job_summary_families import JOB_SUMMARY_FAMILIES
 from exporter.restore_testing_families import (
     PLAN_FAMILIES,
     PROTECTED_RESOURCE_FAMILY,
@@ -24,6 +25,7 @@ ALL_FAMILIES: tuple[Family, ...] = (  # type: ignore[type-arg]  # one type per g
     *SELECTION_FAMILIES,
     SUCCESS_FAMILY,
     PROTECTED_RESOURCE_FAMILY,
+    *JOB_SUMMARY_FAMILIES,
     *TARGET_FAMILIES,
     *DISCOVERY_FAMILIES,
     *WEB_CONFIG_FAMILIES,

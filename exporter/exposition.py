@@ -39,6 +39,7 @@ from exporter.job_families import (
     identity,
     job_groups,
 )
+from exporter.job_summary_families import JOB_SUMMARY_FAMILIES
 from exporter.model import RestoreJob
 from exporter.restore_testing_families import (
     PLAN_FAMILIES,
@@ -143,6 +144,7 @@ def scrape_metrics(scrape: Scrape) -> list[Metric]:
         *metrics(SELECTION_FAMILIES, scrape.selections(), context),
         SUCCESS_FAMILY.metric(scrape.successes(), context),
         PROTECTED_RESOURCE_FAMILY.metric(scrape.protected_resources(), context),
+        *metrics(JOB_SUMMARY_FAMILIES, [s.job_summaries for s in scrape.snapshots], context),
         *metrics(TARGET_FAMILIES, scrape.health, context),
         *metrics(DISCOVERY_FAMILIES, scrape.discovery, context),
         *metrics(WEB_CONFIG_FAMILIES, [scrape.web_config] if scrape.web_config else [], context),

@@ -22,6 +22,7 @@ from exporter.aws_sessions import AwsSessions
 from exporter.background import BackgroundSync
 from exporter.backup_api import BackupApi
 from exporter.config import Config, TargetConfig
+from exporter.job_summaries import JobSummariesSource
 from exporter.organization import OrganizationApi, OrganizationTargets
 from exporter.protected_resources import ProtectedResourcesSource
 from exporter.ratelimit import RequestLimiter
@@ -139,6 +140,9 @@ class Exporter:
             else None,
             ProtectedResourcesSource(target, api, self._clock)
             if testing.enabled and testing.protected_resources
+            else None,
+            JobSummariesSource(target, api, self._clock)
+            if target.restore_job_summaries.enabled
             else None,
         )
         return _Target(sync, stats)

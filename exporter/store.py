@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from exporter.config import TargetConfig
 from exporter.job_families import identity
+from exporter.job_summary_view import JobSummariesView
 from exporter.model import RestoreJob
 from exporter.plans import (
     Plan,
@@ -41,6 +42,7 @@ class TargetSnapshot:
     restore_testing: RestoreTestingView = field(default_factory=RestoreTestingView)
     protected_resources: ProtectedResourcesView = field(default_factory=ProtectedResourcesView)
     source_up: Mapping[str, bool] = field(default_factory=dict)  # source -> last run succeeded
+    job_summaries: JobSummariesView = field(default_factory=JobSummariesView)
 
 
 @dataclass(frozen=True)

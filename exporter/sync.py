@@ -17,6 +17,8 @@ from typing import Protocol
 from exporter.aws_errors import classify_error, describe_error
 from exporter.backup_api import BackupApi
 from exporter.config import MetricsConfig, SyncConfig, TargetConfig
+from exporter.job_summaries import JobSummariesSource
+from exporter.job_summary_view import JobSummariesView
 from exporter.jobtable import EMPTY, cap
 from exporter.plans import ProtectedResourcesView, RestoreTestingView
 from exporter.protected_resources import ProtectedResourcesSource
@@ -72,12 +74,14 @@ class TargetSync:
         clock: Callable[[], float],
         restore_testing: RestoreTestingSource | None = None,
         protected_resources: ProtectedResourcesSource | None = None,
+        job_summaries: JobSummariesSource | None = None,
     ) -> None:
         self.source = source
         self.restore_testing = restore_testing
         self.protected_resources = protected_resources
+        self.job_summaries = job_summaries
         self._others: tuple[Source, ...] = tuple(
-            s for s in (restore_testing, protected_resources) if s is not None
+            s for s in (restore_testing, protected_resources, job_summaries) if s is not None
         )
         self._source_health: dict[str, Health] = {}
         self._sync_config = sync
@@ -188,6 +192,7 @@ class TargetSync:
             self.restore_testing.view if self.restore_testing else RestoreTestingView(),
             self.protected_resources.view if self.protected_resources else ProtectedResourcesView(),
             self.source_up(),
+            self.job_summaries.view if self.job_summaries else JobSummariesView(),
         )
 
     def _log_source(self, before: Health, after: Health, run: SyncRun) -> None:

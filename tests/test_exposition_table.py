@@ -19,6 +19,7 @@ from exporter.config import TargetConfig
 from exporter.contract import ALL_FAMILIES
 from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.exposition import JobTextCache, render_scrape
+from exporter.job_summary_view import JobSummariesView
 from exporter.model import RestoreJob
 from exporter.store import DiscoveryStatus, ReloadStatus, Scrape, TargetHealth, TargetSnapshot
 from tests.tables import cases
@@ -28,6 +29,7 @@ PLAN = "arn:aws:backup:us-east-1:111122223333:restore-testing-plan:daily"
 BASE = {"AccountId": "111122223333", "RestoreJobId": "j1", "ResourceType": "EBS",
         "CreationDate": 1_700_000_000.0}  # fmt: skip
 ID = 'account_id="111122223333",region="us-east-1",restore_job_id="j1",resource_type="EBS"'
+DAY_0, DAY_1 = 1_699_862_400.0, 1_699_948_800.0  # two UTC midnights before NOW
 
 
 def job(**fields: object) -> RestoreJob:
@@ -50,6 +52,7 @@ def scrape(
     healths: list[TargetHealth] = (),
     testing: plans.RestoreTestingView | None = None,
     resources: list[plans.ProtectedResource] = (),
+    summaries: JobSummariesView | None = None,
 ) -> Scrape:
     table = {j.restore_job_id: j for j in jobs}
     snapshot = TargetSnapshot(
@@ -57,6 +60,8 @@ def scrape(
         testing or plans.RestoreTestingView(),
         plans.ProtectedResourcesView({r.arn: r for r in resources}),
     )  # fmt: skip
+    if summaries is not None:
+        snapshot = replace(snapshot, job_summaries=summaries)
     return Scrape(NOW, (snapshot,), tuple(healths))
 
 
@@ -371,6 +376,36 @@ CASES = {
     "no web config reloading: no reload series": (
         scrape(),
         ["aws_backup_restore_exporter_web_config_last_reload_successful"],
+        "",
+    ),
+    "restore job summaries: the latest day's counts, 0 for what AWS listed an earlier day only": (
+        scrape(summaries=JobSummariesView.from_api("org", "us-east-1", "ONE_DAY", [
+            {"AccountId": "111122223333", "Region": "eu-west-1", "ResourceType": "EBS",
+             "State": "COMPLETED", "Count": 3, "StartTime": DAY_1, "EndTime": DAY_1 + 86400},
+            {"AccountId": "444455556666", "Region": "eu-west-1", "ResourceType": "RDS",
+             "State": "FAILED", "Count": 1, "StartTime": DAY_1, "EndTime": DAY_1 + 86400},
+            {"AccountId": "444455556666", "Region": "eu-west-1", "ResourceType": "RDS",
+             "State": "FAILED", "Count": 2, "StartTime": DAY_0, "EndTime": DAY_1},
+            {"AccountId": "111122223333", "Region": "eu-west-1", "ResourceType": "EBS",
+             "State": "ABORTED", "Count": 5, "StartTime": DAY_0, "EndTime": DAY_1},
+            {"AccountId": "111122223333", "State": "RUNNING", "StartTime": DAY_1},  # no Count
+        ])),
+        ["aws_backup_restore_job_summaries_jobs",
+         "aws_backup_restore_job_summaries_period_start_timestamp_seconds",
+         "aws_backup_restore_job_summaries_period_end_timestamp_seconds"],
+        """
+        aws_backup_restore_job_summaries_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="ABORTED",target="org"} 0.0
+        aws_backup_restore_job_summaries_jobs{account_id="111122223333",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="EBS",state="COMPLETED",target="org"} 3.0
+        aws_backup_restore_job_summaries_jobs{account_id="444455556666",aggregation_period="ONE_DAY",region="eu-west-1",resource_type="RDS",state="FAILED",target="org"} 1.0
+        aws_backup_restore_job_summaries_period_start_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.6999488e+09
+        aws_backup_restore_job_summaries_period_end_timestamp_seconds{aggregation_period="ONE_DAY",target="org"} 1.7000352e+09
+        """,
+    ),
+    "no restore job summaries (off, or never refreshed): no summary series": (
+        scrape(summaries=JobSummariesView.from_api("org", "us-east-1", "SEVEN_DAYS", [])),
+        ["aws_backup_restore_job_summaries_jobs",
+         "aws_backup_restore_job_summaries_period_start_timestamp_seconds",
+         "aws_backup_restore_job_summaries_period_end_timestamp_seconds"],
         "",
     ),
     "build info": (

@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -59,7 +59,7 @@ OPERATIONS = (
     "UpdateRestoreTestingPlan", "DeleteRestoreTestingPlan",
     "CreateRestoreTestingSelection", "GetRestoreTestingSelection", "ListRestoreTestingSelections",
     "UpdateRestoreTestingSelection", "DeleteRestoreTestingSelection",
-    "DescribeProtectedResource", "ListProtectedResources",
+    "DescribeProtectedResource", "ListProtectedResources", "ListRestoreJobSummaries",
 )  # fmt: skip
 ACCOUNT_OPERATIONS = ("ListRegions", "GetRegionOptStatus")
 SERVED = {"backup": OPERATIONS, "account": ACCOUNT_OPERATIONS}
@@ -484,6 +484,53 @@ def _testing_successes(url: str) -> None:
     client.delete_restore_testing_plan(RestoreTestingPlanName="walked_2")
 
 
+def _summaries(url: str, fake: FakeBackup) -> None:
+    """ListRestoreJobSummaries: every AccountId form (ANY and AGGREGATE_ALL beyond the model's
+    pattern), filters and periods, pages followed with empty ones among them, and its refusals
+    (a member account asking for the organisation, MaxResults over AWS's 500, bad values)."""
+    now = datetime.now(UTC)
+    for n, account in enumerate(("111122223333", "444455556666", ACCOUNT)):
+        for days in range(1, 16):
+            fake.store.put(account, REGION, CreationDate=now - timedelta(days=days),
+                           Status=("COMPLETED", "FAILED", "ABORTED")[days % 3],
+                           ResourceType=("EBS", "RDS", "EFS")[(days + n) % 3])  # fmt: skip
+        fake.store.put(account, REGION, CreationDate=now - timedelta(days=2), Status="RUNNING")
+    client, unchecked = _client(url), _client(url, parameter_validation=False)
+    for account in ("ANY", "AGGREGATE_ALL", ACCOUNT, "111122223333", None):
+        for period in ("ONE_DAY", "SEVEN_DAYS", "FOURTEEN_DAYS"):
+            given = _given({"AccountId": account, "AggregationPeriod": period})
+            client.list_restore_job_summaries(**given)
+    for filters in ({"State": "FAILED", "ResourceType": "EBS"}, {"State": "AGGREGATE_ALL"},
+                    {"ResourceType": "AGGREGATE_ALL", "State": "ANY"}, {}):  # fmt: skip
+        client.list_restore_job_summaries(AccountId="ANY", **filters)
+    fake.summaries.empty_pages = 1
+    token: str | None = None
+    for _ in range(200):
+        page = client.list_restore_job_summaries(
+            AccountId="ANY", MaxResults=7, **_given({"NextToken": token})
+        )
+        token = page.get("NextToken")
+        if token is None:
+            break
+    fake.summaries.empty_pages = 0
+    fake.summaries.administrators = set()  # the caller is now a member account
+    calls = [lambda account=account: client.list_restore_job_summaries(AccountId=account)
+             for account in ("ANY", "AGGREGATE_ALL", "111122223333")]  # fmt: skip
+    _refused(url, calls, [])
+    client.list_restore_job_summaries(AccountId=ACCOUNT)  # its own jobs: allowed
+    fake.summaries.reset()
+    calls = [
+        lambda: unchecked.list_restore_job_summaries(MaxResults=501),
+        lambda: unchecked.list_restore_job_summaries(MaxResults=0),
+        lambda: unchecked.list_restore_job_summaries(AccountId="12"),
+        lambda: unchecked.list_restore_job_summaries(AggregationPeriod="ONE_WEEK"),
+        lambda: unchecked.list_restore_job_summaries(State="DONE"),
+        lambda: unchecked.list_restore_job_summaries(NextToken="garbage!"),
+    ]
+    raw = [("GET", "/audit/restore-job-summaries?MaxResults=ten", b"")]
+    _refused(url, calls, raw)
+
+
 def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -624,6 +671,7 @@ def _injected(url: str, fake: FakeBackup, recorder: Recorder) -> None:
             **plan, **selection),
         "DescribeProtectedResource": lambda: client.describe_protected_resource(ResourceArn="a"),
         "ListProtectedResources": client.list_protected_resources,
+        "ListRestoreJobSummaries": client.list_restore_job_summaries,
     }  # fmt: skip
     assert set(calls) == set(OPERATIONS)
     for name, call in calls.items():
@@ -732,6 +780,7 @@ def traffic() -> list[Seen]:
         _client_errors(url)
         _testing_errors(url)
         _account_errors(url)
+        _summaries(url, fake)
         _injected(url, fake, recorder)
         recorder.injecting = True
         _account_injected(url, fake)
@@ -806,6 +855,14 @@ def test_the_traffic_covers_every_operation_and_every_error(traffic):
         pages = [json.loads(s.body) for s in traffic if s.operation == name and s.status == 200]
         assert sum("NextToken" in page for page in pages) >= 2, name  # paginated
         assert all(page[key] for page in pages if "NextToken" in page), name
+    pages = [
+        json.loads(s.body)
+        for s in traffic
+        if s.operation == "ListRestoreJobSummaries" and s.status == 200
+    ]
+    paged = [page["RestoreJobSummaries"] for page in pages if "NextToken" in page]
+    assert [] in paged  # an empty page before the end, as AWS may send
+    assert sum(len(summaries) == 7 for summaries in paged) >= 2  # and full ones
     assert len(traffic) > 200
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from exporter.job_families import JOB_FAMILIES
 from tests.conftest import ACCOUNT, Gate, put_job, update_job
 from tests.scraped import Scraped
 from tests.waiting import wait_until
@@ -322,7 +323,8 @@ def test_aggregate_only_mode_has_no_per_job_series(make_exporter, clock):
         clock=clock,
     )
     names = {metric.name for metric in registry_for(exporter).families()}
-    assert not any(name.startswith("aws_backup_restore_job_") for name in names)
+    assert names.isdisjoint(family.name for family in JOB_FAMILIES)
+    assert "aws_backup_restore_job_status" not in names
     assert "aws_backup_restore_jobs" in names
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from exporter.demo.fake_backup import routes, sigv4
 from exporter.demo.fake_backup.constraints import Violation, check
+from exporter.demo.fake_backup.documented import beyond_model
 from exporter.demo.fake_backup.encode import Raw, header_values, to_json
 from exporter.demo.fake_backup.errors import ApiError, input_error
 from exporter.demo.fake_backup.model import SERVICE, operation
@@ -139,7 +140,11 @@ class BackupApi:
         try:
             params = parse_input(model, routed.labels, request.query, request.headers, request.body)
             if model.input_shape is not None:
-                check(model.input_shape, params, model.input_shape.name)
+                check(
+                    model.input_shape,
+                    beyond_model(routed.operation, params),
+                    model.input_shape.name,
+                )
         except Violation as violation:
             field = _field(violation.path, model.input_shape.name if model.input_shape else "")
             raise input_error(

@@ -29,3 +29,8 @@ class Regions(Generic[T]):
                 self._regions.clear()
             else:
                 self._regions.pop((account_id, region), None)
+
+    def places(self) -> list[tuple[str, str]]:
+        """Every (account, region) that has state, in no particular order."""
+        with self._lock:
+            return list(self._regions)

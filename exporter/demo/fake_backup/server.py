@@ -33,6 +33,7 @@ from exporter.demo.fake_backup.generator import DEFAULT_REGION, JobChurn
 from exporter.demo.fake_backup.operations import Handler, RestoreJobOperations
 from exporter.demo.fake_backup.sigv4 import DEFAULT_ACCOUNT_ID, AccountResolver, fixed_account
 from exporter.demo.fake_backup.store import RestoreJobStore
+from exporter.demo.fake_backup.summary_operations import RestoreJobSummaryOperations
 from exporter.demo.fake_backup.testing_operations import RestoreTestingOperations
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,11 @@ class FakeBackup:
     ) -> None:
         self.latency = latency
         self.store = store if store is not None else RestoreJobStore()
+        self.summaries = RestoreJobSummaryOperations(self.store)  # who is an administrator
         operations = (
             RestoreJobOperations(self.store).handlers()
             | RestoreTestingOperations(self.store).handlers()
+            | self.summaries.handlers()
             | dict(handlers or {})
         )
         self.accounts = AccountRegistry(management_account)
@@ -206,11 +209,12 @@ class FakeBackup:
     def reset(self, jobs: Iterable[Mapping[str, Any]] = (), seed: int = 0) -> None:
         """Forget every job, restore testing plan and selection and protected resource of every
         account and region, every Region status and organisation change made since the start
-        (``accounts``), the counters, log and queued failures; then store ``jobs`` (in the
-        default account and region). Each run starts the same."""
+        (``accounts``), the counters, log, queued failures and summary settings; then store
+        ``jobs`` (in the default account and region). Each run starts the same."""
         self.store.clear()
         self.accounts.reset()
         self.accounting.reset()
+        self.summaries.reset()
         self.churn.reset(seed)
         self.store.load(DEFAULT_ACCOUNT_ID, DEFAULT_REGION, jobs)
 
