@@ -117,6 +117,10 @@ BAD_FLAGS = {
         ("--shard", "exporter", "--total-shards", "2"),
         "--shard: expected a number or a StatefulSet pod name ending in -N",
     ),
+    "shard negative (not a pod name: nothing before the -)": (
+        ("--shard=-1", "--total-shards", "2"),
+        "--shard: expected a number or a StatefulSet pod name ending in -N",
+    ),
     "shard a fraction": (("--shard", "1.5", "--total-shards", "2"), "--shard: expected a number"),
     "shard empty": (("--shard=", "--total-shards", "2"), "--shard: expected a number"),
     "shard equal to the total": (
