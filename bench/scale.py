@@ -253,6 +253,7 @@ class Figures:
     concurrent_cold_jobs_exposed: int = 0
     series: int = 0
     jobs_exposed: int = 0
+    cold_jobs_exposed: int = 0
     body_bytes: int = 0
     self_counted_requests: int | None = None  # the exporter's own api_requests_total
     fake_counted_requests: int = 0
@@ -301,6 +302,7 @@ def measure(
         }
         figures.cold_seconds.append(cold.seconds)
         figures.peak_rss_cold_mb = worker.peak_rss_mb()
+        figures.cold_jobs_exposed = int(samples(cold.body).get("aws_backup_restore_job_info", 0))
         last = cold
         for _ in range(args.warm):
             time.sleep(args.gap)  # scrapes are seconds apart in real life; rate limits agree
@@ -467,14 +469,23 @@ def checks(results: list[Figures], args: argparse.Namespace) -> tuple[str, list[
         if f.jobs_exposed < f.jobs:
             problems.append(f"{f.kind} {f.jobs}: only {f.jobs_exposed} jobs exposed")
         for when, exposed, requests in (
-            ("warm", f.concurrent_warm_jobs_exposed, f.concurrent_warm_requests),
-            ("cold", f.concurrent_cold_jobs_exposed, f.concurrent_cold_requests),
+            ("cold", f.cold_jobs_exposed, f.cold_requests),
+            (
+                f"{args.concurrency} warm",
+                f.concurrent_warm_jobs_exposed,
+                f.concurrent_warm_requests,
+            ),
+            (
+                f"{args.concurrency} cold",
+                f.concurrent_cold_jobs_exposed,
+                f.concurrent_cold_requests,
+            ),
         ):
             if requests >= 0 and exposed < f.jobs:  # the sync outran sync.deadline
                 problems.append(
-                    f"{f.kind} {f.jobs}: {args.concurrency} {when} scrapes at once exposed only "
-                    f"{exposed} jobs (answered before the sync ended), so their peak RSS is not "
-                    "that of full bodies"
+                    f"{f.kind} {f.jobs}: the {when} scrape(s) exposed only {exposed} jobs "
+                    "(answered before the sync ended), so their figures are not those of full "
+                    "bodies"
                 )
         if (
             f.self_counted_requests is not None
