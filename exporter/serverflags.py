@@ -31,7 +31,8 @@ _FLAGS: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("--web.write-timeout", "write_timeout", "WEB_WRITE_TIMEOUT", "60s", "duration",
      "how long a client may take to receive an answer"),
     ("--web.max-connections", "max_connections", "WEB_MAX_CONNECTIONS", "1024", "count",
-     "open connections at most; past it the one waiting longest for its request is closed"),
+     "open connections at most; past it the one waiting longest for its request is closed "
+     "(in a flood, a newcomer without its whole request)"),
     ("--web.max-concurrent-requests", "max_concurrent_requests",
      "WEB_MAX_CONCURRENT_REQUESTS", "64", "count",
      "requests answered at once (worker threads); the others wait for a worker"),

@@ -18,7 +18,17 @@ import socket
 from collections.abc import Callable
 
 _HEAD_END = b"\r\n\r\n"
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # reads that never block, on a blocking socket
 _SWEEP_SLACK = 0.01  # deadlines this close together are closed by one turn of the timer
+
+
+def complete_head(sock: socket.socket) -> bytes | None:
+    """What ``sock`` sent so far, read without waiting, if it holds a whole request head."""
+    try:
+        data = sock.recv(65536, _DONTWAIT)
+    except OSError:
+        return None
+    return data if _HEAD_END in data else None
 
 
 class Waiter:
@@ -60,7 +70,9 @@ class WaitingRoom:
         return len(self._waiters)
 
     def add(self, sock: socket.socket) -> Waiter:
-        """Start waiting for ``sock``'s request head (``sock`` is non-blocking)."""
+        """Start waiting for ``sock``'s request head."""
+        if not _DONTWAIT:
+            sock.setblocking(False)
         waiter = Waiter(sock, self._loop.time() + self._timeout)
         self._selector.register(sock, selectors.EVENT_READ, waiter)
         self._waiters[waiter] = None
@@ -92,7 +104,7 @@ class WaitingRoom:
         for key, _ in self._selector.select(0):
             waiter: Waiter = key.data
             try:
-                chunk = waiter.sock.recv(65536)
+                chunk = waiter.sock.recv(65536, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:

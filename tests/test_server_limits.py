@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from exporter.http import MetricsApp, make_http_server, serve_in_thread
-from exporter.server import Limits
+from exporter.server import ACCEPT_BATCH, Limits
 from tests.network import fetch
 from tests.waiting import wait_until
 
@@ -131,6 +131,34 @@ def test_stalled_connections_past_the_bound_lock_out_no_one_and_add_no_threads(s
             sock.sendall(b"\r\n")
             assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
     finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_in_a_flood_a_complete_request_is_answered_and_stalled_newcomers_are_refused(start):
+    server, _ = start(max_connections=20, read_timeout=60)
+    entered, release = threading.Event(), threading.Event()
+    # hold the loop, so that the connections below wait in the kernel's queue, as in a flood
+    # that arrives faster than the loop accepts
+    assert server._started.wait(10)
+    server._loop.call_soon_threadsafe(lambda: (entered.set(), release.wait(10)))
+    assert entered.wait(10)
+    stalled = [connect(server) for _ in range(3 * ACCEPT_BATCH)]
+    try:
+        for sock in stalled:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        with connect(server) as scrape:  # behind them all, with its whole request
+            scrape.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            release.set()
+            assert scrape.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        # the first batch was taken as usual (the oldest closed to make room); past it, with
+        # more connections queued than a batch, a stalled newcomer was closed at once
+        for index, sock in enumerate(stalled[ACCEPT_BATCH:]):
+            sock.settimeout(5)
+            assert hung_up_on(sock), index
+        wait_until(lambda: len(server._connections) <= 20, what="at most the bound open")
+    finally:
+        release.set()
         for sock in stalled:
             sock.close()
 
