@@ -11,7 +11,11 @@ Freshness: a request joins a flight only while that flight's view is still being
 flight is waiting for the syncs in flight, as the request's own scrape would have). Once the
 view is taken, a new request never gets that body: it starts the next flight, which takes its
 view when the current render is done. So every body a request gets was viewed after the request
-arrived, and at most one render per key runs at a time, however many requests queue.
+arrived, and at most one render per key runs at a time, however many requests queue. One case
+is looser than a scrape of the request's own: with several targets, a target whose sync ended
+while the flight still waits for a slower one is shown from that sync, where the request's own
+scrape would have started another (with ``sync.min_interval`` 0) or found the data too old for
+``sync.min_interval``; at most ``sync.deadline`` older than its own scrape would have shown.
 """
 
 from __future__ import annotations
