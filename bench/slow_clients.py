@@ -3,8 +3,10 @@ then nothing, while /metrics and /healthz are timed every 250 ms.
 
 Prints how many server threads there were at most (against the bound: the loop, the workers and
 the exporter's own), how long each stalled connection stayed open (it must be closed within the
-read timeout, or earlier to make room), the probes' latencies, and the exporter's threads, open
-file descriptors and RSS before, during and after. It asserts nothing about time.
+read timeout, or earlier to make room), the probes' latencies (before the attack, during the
+bursts of new connections, throughout), what the machine gave the exporter during each burst
+(CPU run and CPU waited for), and the exporter's threads, open file descriptors and RSS before,
+during and after. It asserts nothing about time.
 
 The stalled connections are opened and watched by a process of their own, so that the probes'
 times are the server's, not the attacker's competing for this process' interpreter lock (the
@@ -187,7 +189,8 @@ def main() -> None:
         closed = [t for t in lifetimes if t != float("inf")]
         early = sum(t < read_timeout for t in closed)
         print(f"- round {round_}: opened in {last - first:.1f} s; closed by the server: "
-              f"{len(closed)} of {len(lifetimes)}, {early} early to make room; longest open "
+              f"{len(closed)} of {len(lifetimes)}, {early} before the read timeout (to make "
+              f"room, or at once in the flood); longest open "
               f"{max(lifetimes):.1f} s (read timeout {read_timeout:g} s)")  # fmt: skip
     peak.stop()
     print("\n".join(cpus))
