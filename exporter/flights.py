@@ -13,9 +13,10 @@ view is taken, a new request never gets that body: it starts the next flight, wh
 view when the current render is done. So every body a request gets was viewed after the request
 arrived, and at most one render per key runs at a time, however many requests queue. One case
 is looser than a scrape of the request's own: with several targets, a target whose sync ended
-while the flight still waits for a slower one is shown from that sync, where the request's own
-scrape would have started another (with ``sync.min_interval`` 0) or found the data too old for
-``sync.min_interval``; at most ``sync.deadline`` older than its own scrape would have shown.
+while the flight still waits for a slower one (so before the request arrived, at most
+``sync.deadline`` earlier) is shown from that sync, where the request's own scrape would have
+started another (with ``sync.min_interval`` 0); likewise, a target the flight found fresh
+enough under ``sync.min_interval`` when its view began is not looked at again.
 """
 
 from __future__ import annotations
