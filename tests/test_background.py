@@ -401,3 +401,48 @@ def test_a_scrape_in_background_mode_asks_aws_nothing_while_ticks_refresh(
     for _ in range(5):
         Scraped(exporter).samples()
     assert backup_server.requests() == refreshed
+
+
+@pytest.mark.parametrize("interval", ["60s", "15m"])
+def test_a_transient_failure_in_background_mode_keeps_the_last_known_jobs(
+    make_exporter, backup_server, clock, interval
+):
+    # sync.stale_data_max_age (10m by default) is how long a failing target's last known jobs
+    # are served "so that alerts do not flap on a transient error" (README). In background mode
+    # the data is already about an interval old when the next sync runs: at an interval of 15m,
+    # one throttled sync must not take every job of the target off /metrics at once.
+    config = {
+        "targets": [{"name": "main", "region": "us-east-1", "restore_testing": {"enabled": False}}],
+        "sync": {"interval": interval},
+        "aws": {"max_attempts": 1},
+    }
+    exporter = make_exporter(config, clock=clock)
+    schedule = exporter.background
+    assert schedule is not None
+    monotonic = Clock(START)
+    schedule._clock = monotonic  # see background_exporter
+    job = put_job(Status="COMPLETED")
+
+    def seen() -> tuple[float | None, set[str]]:
+        samples = Scraped(exporter).samples()
+        up = [s.value for s in samples if s.name == "aws_backup_restore_exporter_target_up"]
+        jobs = {
+            s.labels["restore_job_id"] for s in samples if s.name == "aws_backup_restore_job_info"
+        }
+        return (up[0] if up else None), jobs
+
+    def synced_with(up: float) -> None:
+        assert not exporter.syncers[0].snapshot().syncing
+        assert seen()[0] == up
+
+    assert schedule.tick() == 1
+    eventually(lambda: synced_with(1.0), 30, "the first sync")
+    assert seen() == (1.0, {job})
+
+    backup_server.fail_next(10, "ThrottlingException", "Rate exceeded")
+    wait = 1.5 * schedule.interval + 1  # past the target's phase, as the real clocks would be
+    monotonic.advance(wait)
+    clock.advance(wait)
+    assert schedule.tick() == 1
+    eventually(lambda: synced_with(0.0), 30, "the throttled sync")
+    assert seen() == (0.0, {job})  # down, and its jobs still served
