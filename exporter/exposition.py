@@ -15,8 +15,8 @@ and is placed before OpenMetrics' closing ``# EOF``.
 from __future__ import annotations
 
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import cast
 
 from prometheus_client.core import CollectorRegistry, Metric
@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from exporter.blocks import BlockCache, Segment, gzip_stream, plain, plain_stream
 from exporter.discovery_families import DISCOVERY_FAMILIES
 from exporter.families import RenderContext, metrics
 from exporter.health_families import (
@@ -35,8 +36,6 @@ from exporter.health_families import (
 from exporter.job_families import (
     AGGREGATE_FAMILY,
     JOB_FAMILIES,
-    JOB_IDENTITY,
-    identity,
     job_groups,
 )
 from exporter.job_summary_families import JOB_SUMMARY_FAMILIES
@@ -55,68 +54,7 @@ _format_float = cast(Callable[[float], str], floatToGoString)
 _GZIP_LEVEL = 6  # a 20 MB body compresses ~15x at level 6, in a fraction of level 9's time
 
 
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
-    return ",".join(
-        f'{name}="{escape_label_value(value)}"' for name, value in zip(names, values, strict=True)
-    )
-
-
-Key = tuple[str, ...]
-_JOB_LAYOUT = tuple((family, family.own_labels) for family in JOB_FAMILIES)
-
-
-class JobTextCache:
-    """Rendered bytes of each job's series, per family, reused while the job is unchanged."""
-
-    def __init__(self, message_max_length: int) -> None:
-        self.message_max_length = message_max_length
-        self._cache: dict[Key, tuple[RestoreJob, tuple[bytes, ...]]] = {}
-        self._lock = threading.Lock()
-        self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
-
-    def _render_job(self, job: RestoreJob, now: float) -> tuple[bytes, ...]:
-        context = RenderContext(now, self.message_max_length)
-        ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
-        rendered = []
-        for family, own_labels in _JOB_LAYOUT:
-            lines = []
-            for values, value in family.samples(job, context):
-                labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
-                lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
-            rendered.append("".join(lines).encode())
-        return tuple(rendered)
-
-    def family_chunks(self, jobs: Iterable[RestoreJob], now: float) -> list[list[bytes]]:
-        """Per JOB_FAMILIES entry, the cached bytes of every job's lines, in job order.
-
-        Chunks are shared with the cache, not copied: a scrape of 10,000 jobs allocates lists
-        of references, not a second copy of the text.
-        """
-        with self._lock:
-            old = self._cache
-        new: dict[Key, tuple[RestoreJob, tuple[bytes, ...]]] = {}
-        parts: list[list[bytes]] = [[] for _ in JOB_FAMILIES]
-        rendered = 0
-        for job in jobs:
-            key = identity(job)
-            cached = old.get(key)
-            if cached is not None and not job.is_active and (cached[0] is job or cached[0] == job):
-                texts = cached[1]
-            else:
-                texts = self._render_job(job, now)
-                rendered += 1
-            new[key] = (job, texts)
-            for index, text in enumerate(texts):
-                if text:
-                    parts[index].append(text)
-        with self._lock:
-            self._cache = new  # jobs gone from the scrape leave the cache with it
-            self.rendered_last = rendered
-        return parts
+JobTextCache = BlockCache  # the per-job text cache: blocks.py keeps it per target, compressed
 
 
 class _Families(Collector):
@@ -130,7 +68,8 @@ class _Families(Collector):
 
 
 _HEADERS = {
-    f.name: f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() for f in JOB_FAMILIES
+    f.name: plain(f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode())
+    for f in JOB_FAMILIES
 }
 
 
@@ -154,29 +93,43 @@ def scrape_metrics(scrape: Scrape) -> list[Metric]:
 
 def render_scrape(
     scrape: Scrape,
-    cache: JobTextCache | None,
+    cache: BlockCache | None,
     accept: str | None,
     names: Sequence[str] | None = None,
     extra: Iterable[Metric] = (),
-) -> tuple[list[bytes], str]:
+) -> tuple[list[Segment], str]:
     """The /metrics body of one scrape, as production serves it (see ``render``); ``extra``
     adds families of other collectors (process, platform, GC)."""
     families = [*scrape_metrics(scrape), *extra]
-    return render(cache, scrape.exposed_jobs(), families, scrape.now, accept, names)
+    return render_tables(cache, scrape.exposed_tables(), families, scrape.now, accept, names)
 
 
 def render(
-    cache: JobTextCache | None,
+    cache: BlockCache | None,
     jobs: Iterable[RestoreJob],
     other_families: Sequence[Metric],
     now: float,
     accept: str | None,
     names: Sequence[str] | None = None,
-) -> tuple[list[bytes], str]:
-    """The response body as a list of chunks, and its Content-Type.
+) -> tuple[list[Segment], str]:
+    """``render_tables`` for jobs of one (anonymous) target."""
+    table = MappingProxyType({str(index): job for index, job in enumerate(jobs)})
+    return render_tables(cache, [("", table)], other_families, now, accept, names)
 
-    Per-job families only when ``cache`` is given; ``names`` restricts the output to those
-    metric names, like prometheus-client's ``name[]``.
+
+def render_tables(
+    cache: BlockCache | None,
+    tables: Iterable[tuple[str, Mapping[str, RestoreJob]]],
+    other_families: Sequence[Metric],
+    now: float,
+    accept: str | None,
+    names: Sequence[str] | None = None,
+) -> tuple[list[Segment], str]:
+    """The response body as segments (plain text, or gzip members of it), and its Content-Type.
+
+    ``tables`` are each target's jobs (no job in two of them). Per-job families only when
+    ``cache`` is given; ``names`` restricts the output to those metric names, like
+    prometheus-client's ``name[]``.
     """
     encoder, content_type = choose_encoder(accept or "")
     wanted = set(names) if names else None
@@ -192,15 +145,15 @@ def render(
     if cache is None or (
         wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES)
     ):
-        return [tail], content_type
-    chunks: list[bytes] = []
-    for family, parts in zip(JOB_FAMILIES, cache.family_chunks(jobs, now), strict=True):
+        return [plain(tail)], content_type
+    segments: list[Segment] = []
+    for family, parts in zip(JOB_FAMILIES, cache.family_segments(tables, now), strict=True):
         if wanted is None or family.name in wanted:
-            chunks.append(_HEADERS[family.name])
-            chunks.extend(parts)
+            segments.append(_HEADERS[family.name])
+            segments.extend(parts)
     if tail.endswith(_EOF):  # OpenMetrics: one # EOF, at the very end
-        return [*chunks, tail[: -len(_EOF)], _EOF], content_type
-    return [*chunks, tail], content_type
+        return [*segments, plain(tail[: -len(_EOF)]), plain(_EOF)], content_type
+    return [*segments, plain(tail)], content_type
 
 
 def coalesce(chunks: Iterable[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
@@ -220,33 +173,42 @@ def coalesce(chunks: Iterable[bytes], size: int = 256 * 1024) -> Iterator[bytes]
 
 class Body:
     """One rendered /metrics body, immutable, served as it is to every request that shares it
-    (exporter.flights): the rendered chunks (shared with the job text cache, never joined
-    whole) and their gzip, compressed once, on the first request that accepts it."""
+    (exporter.flights): its segments (shared with the block cache, never joined whole) and
+    their gzip stream, built once, on the first request that accepts it: the cached members as
+    they are, the rest compressed."""
 
-    def __init__(self, chunks: Sequence[bytes], content_type: str) -> None:
-        self.chunks = tuple(chunks)
+    def __init__(self, segments: Sequence[Segment | bytes], content_type: str) -> None:
+        self.segments = tuple(
+            part if isinstance(part, Segment) else plain(part) for part in segments
+        )
         self.content_type = content_type
-        self.length = sum(map(len, self.chunks))
+        self.length = sum(segment.size for segment in self.segments)
         self._lock = threading.Lock()
         self._gzipped: tuple[bytes, ...] | None = None
 
     def gzipped(self) -> tuple[bytes, ...]:
-        """The body compressed as a stream: only the compressed pieces (about a tenth of the
-        text) are held, never a whole uncompressed copy; requests after the first wait for it."""
+        """The body as gzip members; requests after the first wait for it."""
         with self._lock:
             if self._gzipped is None:
-                compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-                pieces = [compressor.compress(piece) for piece in coalesce(self.chunks)]
-                pieces.append(compressor.flush())
-                self._gzipped = tuple(piece for piece in pieces if piece)
+                self._gzipped = tuple(gzip_stream(self.segments))
             return self._gzipped
+
+    def text(self) -> bytes:
+        """The whole body, uncompressed (for tests and small bodies)."""
+        return b"".join(plain_stream(self.segments))
 
     def encoded(
         self, accept_encoding: str | None
     ) -> tuple[Iterable[bytes], int, list[tuple[str, str]]]:
         """What to send, its length and extra headers; gzip only when the client accepts it.
-        Uncompressed, the chunks are joined a piece at a time as the socket takes them."""
+        Uncompressed, members are inflated and joined a piece at a time as the socket takes
+        them."""
         if accept_encoding and gzip_accepted(accept_encoding):
             pieces = self.gzipped()
             return pieces, sum(map(len, pieces)), [("Content-Encoding", "gzip")]
-        return coalesce(self.chunks), self.length, []
+        return coalesce(plain_stream(self.segments)), self.length, []
+
+
+def body_text(segments: Iterable[Segment | bytes]) -> bytes:
+    """Rendered segments as the plain text a client that does not accept gzip is sent."""
+    return b"".join(part.plain() if isinstance(part, Segment) else part for part in segments)

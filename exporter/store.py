@@ -97,6 +97,29 @@ class Scrape:
     web_config: ReloadStatus | None = None  # with --web.config.file and reloading on
     discovery: tuple[DiscoveryStatus, ...] = ()  # one per target discovery (organization)
 
+    def exposed_tables(self) -> list[tuple[str, Mapping[str, RestoreJob]]]:
+        """Each target's exposed jobs by target name, each job in one table only.
+
+        Targets of different accounts or regions cannot share a job, and their tables are
+        passed as they are (the block cache knows them by identity). A target that may read
+        the same jobs as an earlier one (same region, and the same account or an unknown one)
+        gets a table without the jobs already shown.
+        """
+        tables: list[tuple[str, Mapping[str, RestoreJob]]] = []
+        earlier: dict[str, list[tuple[str | None, Mapping[str, RestoreJob]]]] = {}
+        for snapshot in self.snapshots:
+            target = snapshot.target
+            account = None if target.discovery.account_id else target.account_id
+            before = earlier.setdefault(target.region, [])
+            jobs = snapshot.jobs
+            overlapping = [t for a, t in before if a is None or account is None or a == account]
+            if overlapping:
+                seen = {identity(job) for table in overlapping for job in table.values()}
+                jobs = {k: job for k, job in jobs.items() if identity(job) not in seen}
+            before.append((account, jobs))
+            tables.append((target.name, jobs))
+        return tables
+
     def exposed_jobs(self) -> Iterator[RestoreJob]:
         """Per-job series to expose: each job once, even if two targets both see it."""
         return _unique(snapshot.jobs for snapshot in self.snapshots)

@@ -12,7 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from exporter.exposition import JobTextCache, render_scrape
+from exporter.exposition import JobTextCache, body_text, render_scrape
 from exporter.http import MetricsApp
 from exporter.store import Scrape
 
@@ -41,7 +41,7 @@ class Scraped:
     def of(cls, scrape: Scrape, message_max_length: int = 256) -> Scraped:
         """One scrape already taken, rendered as /metrics renders it, every read the same."""
         chunks, _ = render_scrape(scrape, JobTextCache(message_max_length), None)
-        text = b"".join(chunks).decode()
+        text = body_text(chunks).decode()
         seen = cls.__new__(cls)
         seen._body = lambda: text
         return seen

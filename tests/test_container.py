@@ -197,7 +197,7 @@ def test_runtime_stage_starts_the_exporter_on_its_default_port():
     assert entrypoint == [next(iter(scripts))]
     cmd = json.loads(only(runtime, "CMD").arguments)
     chart_deployment = (
-        REPO / "charts" / "aws-backup-restore-exporter" / "templates" / "deployment.yaml"
+        REPO / "charts" / "aws-backup-restore-exporter" / "templates" / "_helpers.tpl"
     ).read_text()
     assert cmd == ["--config.file=/etc/aws-backup-restore-exporter/config.yaml"]
     assert f"- {cmd[0]}" in chart_deployment  # the chart mounts the config where the image looks

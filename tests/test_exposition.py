@@ -10,7 +10,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import Body, JobTextCache
+from exporter.exposition import Body, JobTextCache, body_text
 from exporter.exposition import render as render_chunks
 from exporter.families import RenderContext, metrics
 from exporter.health_families import BUILD, BUILD_INFO_FAMILY
@@ -48,7 +48,7 @@ def build_info():
 def render(*args, **kwargs):
     """The body as one bytes object, for assertions on the whole text."""
     chunks, content_type = render_chunks(*args, **kwargs)
-    return b"".join(chunks), content_type
+    return body_text(chunks), content_type
 
 
 def _job(**overrides):

@@ -18,7 +18,7 @@ from exporter import __version__, plans
 from exporter.config import TargetConfig
 from exporter.contract import ALL_FAMILIES
 from exporter.discovery_families import DISCOVERY_FAMILIES
-from exporter.exposition import JobTextCache, render_scrape
+from exporter.exposition import JobTextCache, body_text, render_scrape
 from exporter.job_summary_view import JobSummariesView
 from exporter.model import RestoreJob
 from exporter.store import DiscoveryStatus, ReloadStatus, Scrape, TargetHealth, TargetSnapshot
@@ -90,7 +90,7 @@ EBS = plans.Selection.from_api(
 
 def sample_lines(value: Scrape, names: list[str], message_max_length: int = 256) -> str:
     chunks, _ = render_scrape(value, JobTextCache(message_max_length), None, names)
-    text = b"".join(chunks).decode()
+    text = body_text(chunks).decode()
     return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
 
 
@@ -431,7 +431,7 @@ def test_every_declared_family_is_covered_by_a_row():
 def test_a_full_scrape_has_every_family_once_with_help_and_type_in_declared_order():
     value = scrape([job(Status="RUNNING")], [health()])
     chunks, _ = render_scrape(value, JobTextCache(256), None)
-    text = b"".join(chunks).decode()
+    text = body_text(chunks).decode()
     types = [line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE ")]
     # the text format names a counter's HELP and TYPE after its samples (``_total``)
     assert types == [[family.sample_name, family.kind] for family in ALL_FAMILIES]

@@ -1,0 +1,222 @@
+"""The per-job part of /metrics, kept compressed and rebuilt only where jobs changed.
+
+An organisation of 1,000 targets with 50 jobs each has 50,000 jobs: some 700,000 samples and
+150 MB of text. Rendering them, or even joining and gzipping cached text, on every scrape cannot
+fit a scrape timeout. So a target's finished jobs (which never change) are split into buckets by
+a hash of their ID, and each bucket keeps its lines per family as a gzip member, rendered and
+compressed once: a scrape concatenates members (gzip allows a stream of members, and
+Prometheus' reader reads them as one) and renders only jobs still PENDING or RUNNING, whose
+duration grows. A bucket is rebuilt when its jobs change (a job added, expired or re-read); a
+target whose job table is the very one of the last scrape costs nothing at all. Held compressed,
+the text takes about a tenth of its size. A client that does not accept gzip gets the members
+inflated as they are sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client.utils import floatToGoString
+
+from exporter.families import RenderContext
+from exporter.job_families import JOB_FAMILIES, JOB_IDENTITY
+from exporter.model import RestoreJob
+
+BUCKET_JOBS = 128  # finished jobs per bucket, about: what one change costs to re-render
+GZIP_LEVEL = 6
+_format_float = cast(Callable[[float], str], floatToGoString)
+_LAYOUT = tuple((family, family.own_labels) for family in JOB_FAMILIES)
+
+
+def escape_label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
+    return ",".join(
+        f'{name}="{escape_label_value(value)}"' for name, value in zip(names, values, strict=True)
+    )
+
+
+def render_job(job: RestoreJob, context: RenderContext) -> list[str]:
+    """A job's lines, one string per JOB_FAMILIES entry ("" for a family it has no sample in)."""
+    ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
+    rendered = []
+    for family, own_labels in _LAYOUT:
+        lines = []
+        for values, value in family.samples(job, context):
+            labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
+            lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
+        rendered.append("".join(lines))
+    return rendered
+
+
+def gzip_member(data: bytes) -> bytes:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the body: plain text, or a gzip member of ``size`` bytes of text."""
+
+    data: bytes
+    compressed: bool
+    size: int
+
+    def plain(self) -> bytes:
+        return zlib.decompress(self.data, 16 + zlib.MAX_WBITS) if self.compressed else self.data
+
+
+def plain(data: bytes) -> Segment:
+    return Segment(data, False, len(data))
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    jobs: tuple[RestoreJob, ...]
+    families: tuple[Segment | None, ...]  # per JOB_FAMILIES entry
+
+    def holds(self, jobs: Sequence[RestoreJob]) -> bool:
+        return len(jobs) == len(self.jobs) and all(
+            a is b for a, b in zip(jobs, self.jobs, strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class _TargetBlocks:
+    source: Mapping[str, RestoreJob]  # the job table these were built from
+    buckets: tuple[_Bucket, ...]
+    active: tuple[RestoreJob, ...]
+
+
+def _bucket_count(finished: int) -> int:
+    """A power of two, so that a bucket's jobs change only when the count doubles or halves."""
+    count = 1
+    while count * BUCKET_JOBS < finished:
+        count *= 2
+    return count
+
+
+class BlockCache:
+    """The compressed per-job text of every target, reused across scrapes; thread-safe."""
+
+    def __init__(self, message_max_length: int) -> None:
+        self.message_max_length = message_max_length
+        self._lock = threading.Lock()
+        self._targets: dict[str, _TargetBlocks] = {}
+        self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
+
+    def family_segments(
+        self, targets: Iterable[tuple[str, Mapping[str, RestoreJob]]], now: float
+    ) -> list[list[Segment]]:
+        """Per JOB_FAMILIES entry, the segments of every target's jobs: the finished jobs' members
+        in target order, then the active jobs' lines."""
+        with self._lock:
+            old = self._targets
+        context = RenderContext(now, self.message_max_length)
+        new: dict[str, _TargetBlocks] = {}
+        parts: list[list[Segment]] = [[] for _ in JOB_FAMILIES]
+        # Active jobs' lines go after every target's members: one plain run per family, so
+        # that gzip compresses them as one member, not one per target.
+        active: list[list[Segment]] = [[] for _ in JOB_FAMILIES]
+        rendered = 0
+        for name, jobs in targets:
+            blocks = old.get(name)
+            if blocks is None or blocks.source is not jobs:
+                blocks, count = self._rebuild(jobs, blocks, context)
+                rendered += count
+            new[name] = blocks
+            for bucket in blocks.buckets:
+                for index, segment in enumerate(bucket.families):
+                    if segment is not None:
+                        parts[index].append(segment)
+            rendered += self._active(blocks.active, context, active)
+        for family_parts, family_active in zip(parts, active, strict=True):
+            family_parts.extend(family_active)
+        with self._lock:
+            self._targets = new  # targets gone from the scrape leave the cache with it
+            self.rendered_last = rendered
+        return parts
+
+    def _rebuild(
+        self,
+        jobs: Mapping[str, RestoreJob],
+        previous: _TargetBlocks | None,
+        context: RenderContext,
+    ) -> tuple[_TargetBlocks, int]:
+        finished = [job for job in jobs.values() if not job.is_active]
+        active = tuple(job for job in jobs.values() if job.is_active)
+        count = _bucket_count(len(finished))
+        grouped: list[list[RestoreJob]] = [[] for _ in range(count)]
+        for job in finished:
+            grouped[zlib.crc32(job.restore_job_id.encode()) & (count - 1)].append(job)
+        old = previous.buckets if previous is not None and len(previous.buckets) == count else ()
+        buckets, rendered = [], 0
+        for index, members in enumerate(grouped):
+            if old and old[index].holds(members):
+                buckets.append(old[index])
+                continue
+            buckets.append(_build_bucket(members, context))
+            rendered += len(members)
+        return _TargetBlocks(jobs, tuple(buckets), active), rendered
+
+    @staticmethod
+    def _active(
+        jobs: Sequence[RestoreJob], context: RenderContext, parts: list[list[Segment]]
+    ) -> int:
+        for job in jobs:
+            for index, text in enumerate(render_job(job, context)):
+                if text:
+                    data = text.encode()
+                    parts[index].append(plain(data))
+        return len(jobs)
+
+
+def _build_bucket(jobs: Sequence[RestoreJob], context: RenderContext) -> _Bucket:
+    texts: list[list[str]] = [[] for _ in JOB_FAMILIES]
+    for job in jobs:
+        for index, text in enumerate(render_job(job, context)):
+            if text:
+                texts[index].append(text)
+    families = []
+    for lines in texts:
+        data = "".join(lines).encode()
+        families.append(Segment(gzip_member(data), True, len(data)) if data else None)
+    return _Bucket(tuple(jobs), tuple(families))
+
+
+def plain_stream(segments: Iterable[Segment]) -> Iterator[bytes]:
+    """The body's text, segment by segment (members inflated one at a time)."""
+    for segment in segments:
+        yield segment.plain()
+
+
+def gzip_stream(segments: Sequence[Segment], piece: int = 256 * 1024) -> list[bytes]:
+    """The body as a gzip stream of members: compressed segments as they are, runs of plain
+    text compressed into members of their own."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    length = 0
+
+    def flush() -> None:
+        nonlocal run, length
+        if run:
+            out.append(gzip_member(b"".join(run)))
+            run, length = [], 0
+
+    for segment in segments:
+        if segment.compressed:
+            flush()
+            out.append(segment.data)
+        else:
+            run.append(segment.data)
+            length += segment.size
+            if length >= piece:
+                flush()
+    flush()
+    return out

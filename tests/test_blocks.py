@@ -1,0 +1,95 @@
+"""The per-job text kept per target and compressed (exporter/blocks.py), seen from a client: the
+gzip body (a stream of members) and the plain body say the same, in Prometheus' parser too; an
+unchanged target costs no rendering; a change re-renders its bucket only; a job read by two
+targets is exposed once."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from types import MappingProxyType
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.blocks import BUCKET_JOBS, BlockCache
+from exporter.config import DiscoveryConfig, TargetConfig
+from exporter.exposition import Body, render_tables
+from exporter.model import RestoreJob
+from exporter.store import Scrape, TargetSnapshot
+
+NOW = 1_700_000_600.0
+
+
+def job(account: str, job_id: str, status: str = "COMPLETED", **fields: object) -> RestoreJob:
+    data = {"AccountId": account, "RestoreJobId": job_id, "ResourceType": "EBS",
+            "Status": status, "CreationDate": 1_700_000_000.0, **fields}  # fmt: skip
+    if status == "COMPLETED":
+        data.setdefault("CompletionDate", 1_700_000_100.0)
+    return RestoreJob.from_api(data, "us-east-1")
+
+
+def table(*jobs: RestoreJob) -> MappingProxyType:
+    return MappingProxyType({j.restore_job_id: j for j in jobs})
+
+
+def samples(text: bytes) -> set[tuple[str, tuple]]:
+    return {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def test_the_gzip_stream_of_members_says_what_the_plain_body_says():
+    tables = [
+        (f"t{t}", table(*[job(f"{t:012d}", f"j{i}") for i in range(300)], job(f"{t:012d}", "r",
+                                                                               "RUNNING")))
+        for t in range(3)
+    ]  # fmt: skip
+    segments, content_type = render_tables(BlockCache(256), tables, [], NOW, None)
+    body = Body(segments, content_type)
+    zipped, length, headers = body.encoded("gzip")
+    zipped = b"".join(zipped)
+    assert ("Content-Encoding", "gzip") in headers
+    assert length == len(zipped)
+    plain, plain_length, _ = body.encoded(None)
+    plain = b"".join(plain)
+    assert plain_length == len(plain)
+    assert gzip.decompress(zipped) == plain  # every member, in order, as one stream
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)  # what a single-member reader sees
+    assert decoder.decompress(zipped) != plain, "the body is several members, by design"
+    series = [line.rsplit(b" ", 1)[0] for line in plain.splitlines() if not line.startswith(b"#")]
+    assert len(series) == len(set(series))  # no series twice
+    jobs = {dict(labels)["restore_job_id"] for name, labels, _ in samples(plain)
+            if name == "aws_backup_restore_job_info"}  # fmt: skip
+    assert jobs == {f"j{i}" for i in range(300)} | {"r"}
+
+
+def test_an_unchanged_target_renders_nothing_and_a_change_only_its_bucket():
+    cache = BlockCache(256)
+    finished = [job("111122223333", f"j{i}") for i in range(4 * BUCKET_JOBS)]
+    first = table(*finished)
+    render_tables(cache, [("a", first)], [], NOW, None)
+    assert cache.rendered_last == len(finished)
+    render_tables(cache, [("a", first)], [], NOW + 60, None)
+    assert cache.rendered_last == 0  # the very table of the last scrape
+    changed = table(*finished[:-1], job("111122223333", finished[-1].restore_job_id,
+                                        BackupSizeInBytes=4096))  # fmt: skip
+    segments, _ = render_tables(cache, [("a", changed)], [], NOW + 120, None)
+    assert 0 < cache.rendered_last <= 2 * BUCKET_JOBS  # one bucket, not all four
+    text = Body(segments, "text/plain").text().decode()
+    assert f'restore_job_id="{finished[-1].restore_job_id}",resource_type="EBS"}} 4096.0' in text
+
+
+def test_a_job_read_by_two_targets_of_one_account_is_exposed_once():
+    shared = job("111122223333", "shared")
+    only_b = job("111122223333", "only-b")
+    snapshots = tuple(
+        TargetSnapshot(TargetConfig(name, "us-east-1", discovery=DiscoveryConfig()), jobs, jobs,
+                       True, None, NOW, False, {}, 0)
+        for name, jobs in (("a", table(shared)), ("b", table(shared, only_b)))
+    )  # fmt: skip
+    scrape = Scrape(NOW, snapshots, ())
+    segments, _ = render_tables(BlockCache(256), scrape.exposed_tables(), [], NOW, None)
+    text = Body(segments, "text/plain").text().decode()
+    assert text.count('restore_job_id="shared"') == text.count('restore_job_id="only-b"') > 0
