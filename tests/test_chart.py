@@ -519,6 +519,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], bool]] = [
         },
         True,
     ),
+    ("organization-without-regions", {"config": {"organization": {**MEMBER_ROLE}}}, True),
     (
         "organization-regions-neither-list-nor-enabled",
         {"config": {"organization": {**MEMBER_ROLE, "regions": "all"}}},
