@@ -129,7 +129,8 @@ def read_shard(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Sha
     # [0-9], not isdigit(): "²" is a digit to Python but not a number to int()
     if not re.fullmatch(r"[0-9]+", total_text) or int(total_text) < 1:
         parser.error(f"--total-shards: expected a whole number of at least 1, got {total_text!r}")
-    ordinal = re.search(r"(?:^|-)([0-9]+)\Z", shard_text)
+    # A number, or a pod name: a DNS label prefix, then "-" and the StatefulSet ordinal.
+    ordinal = re.fullmatch(r"(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-)?([0-9]+)", shard_text)
     if ordinal is None:
         parser.error(
             f"--shard: expected a number or a StatefulSet pod name ending in -N, got {shard_text!r}"

@@ -56,6 +56,7 @@ class Exporter:
         targets: TargetSource | None = None,
         shard: Shard | None = None,
         sessions: AwsSessions | None = None,
+        schedule_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -85,7 +86,9 @@ class Exporter:
         self._limiters: dict[str, RequestLimiter] = {}
         self.background: BackgroundSync | None = None
         if config.sync.interval_seconds is not None:
-            self.background = BackgroundSync(config.sync.interval_seconds, self._current_syncs)
+            self.background = BackgroundSync(
+                config.sync.interval_seconds, self._current_syncs, schedule_clock
+            )
         self._reconcile()
 
     def start(self) -> None:

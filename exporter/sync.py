@@ -173,9 +173,12 @@ class TargetSync:
         if not health.synced_once and syncing:
             up, reason = False, "timeout"
         data_timestamp = health.last_success_end
-        stale = data_timestamp is None or (
-            now - data_timestamp > self._sync_config.stale_data_max_age_seconds
+        # In background mode data is up to an interval old before the next sync even runs: a
+        # failed sync keeps it for stale_data_max_age beyond that, as it does on the scrape.
+        stale_after = self._sync_config.stale_data_max_age_seconds + (
+            self._sync_config.interval_seconds or 0.0
         )
+        stale = data_timestamp is None or now - data_timestamp > stale_after
         jobs = EMPTY if stale and not (up and data_timestamp is not None) else table.jobs
         limit = self._metrics_config.max_jobs_per_target
         exposed, dropped = cap(jobs, limit, self.target.restore_job_ids)

@@ -244,12 +244,9 @@ def background_exporter(
         "targets": [{"name": "main", "region": "us-east-1", "endpoint_url": endpoint}],
         "sync": {"interval": interval, **sync},
     }
-    exporter = Exporter(parse_config(config))
+    exporter = Exporter(parse_config(config), schedule_clock=clock)
     made.append(exporter)
     assert exporter.background is not None
-    # The Exporter builds its schedule on time.monotonic and takes no clock for it; drive it
-    # with the test's clock (the only reach into a private attribute here).
-    exporter.background._clock = clock
     return exporter
 
 

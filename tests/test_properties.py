@@ -24,7 +24,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import Config, ConfigError, parse_config
-from exporter.exposition import JobTextCache, render
+from exporter.exposition import JobTextCache, body_text, render
 from exporter.families import RenderContext
 from exporter.job_families import JOB_FAMILIES
 from exporter.model import RestoreJob
@@ -329,7 +329,7 @@ def parsed_samples(body, parser):
 
 def rendered(job, now, limit, accept=None):
     body, _ = render(JobTextCache(limit), [job], [], now, accept)
-    return body if isinstance(body, bytes) else b"".join(body)
+    return body_text(body)
 
 
 def check_round_trip(data, now, limit):
