@@ -87,6 +87,15 @@ class BackupApi:
         if client is not None:
             client.close()
 
+    def release(self) -> None:
+        """Close the client and let it go (its session and credentials stay): the next call
+        builds a new one. A botocore client holds about 0.3 MB; between syncs a minute apart,
+        1,000 targets would hold 300 MB of clients for nothing."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def list_restore_jobs(self, query: ListQuery) -> Iterator[Sequence[Mapping[str, object]]]:
         """Yield the pages of ListRestoreJobs for one query, each a list of raw members."""
         paginator = self.client.get_paginator("list_restore_jobs")

@@ -93,6 +93,8 @@ class TargetSync:
         self._health = Health()
         self.stats = SyncStats()
         self.last_sync_seconds: float | None = None
+        # Background syncs minutes apart let the client go in between (background.py).
+        self.release_client_after_sync = False
 
     @property
     def target(self) -> TargetConfig:
@@ -126,6 +128,8 @@ class TargetSync:
         except Exception:  # a bug must not leave the single flight stuck
             log.exception("target %s: unexpected error during sync", self.target.name)
         finally:
+            if self.release_client_after_sync:  # before the next sync may start
+                self.api.release()
             with self._lock:
                 self._inflight = None
 
