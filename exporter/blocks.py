@@ -143,6 +143,17 @@ class BlockCache:
             self.rendered_last = rendered
         return parts
 
+    def prepare(self, name: str, jobs: Mapping[str, RestoreJob], now: float) -> None:
+        """Build a target's buckets now (after its background sync), so that no scrape pays
+        for them: the first full scrape of 50,000 jobs would otherwise render them all."""
+        with self._lock:
+            previous = self._targets.get(name)
+        if previous is not None and previous.source is jobs:
+            return
+        blocks, _ = self._rebuild(jobs, previous, RenderContext(now, self.message_max_length))
+        with self._lock:
+            self._targets[name] = blocks
+
     def _rebuild(
         self,
         jobs: Mapping[str, RestoreJob],

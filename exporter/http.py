@@ -22,7 +22,7 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 
 from exporter import __version__
-from exporter.exposition import Body, JobTextCache, render_scrape
+from exporter.exposition import Body, render_scrape
 from exporter.flights import Flights
 from exporter.scheduler import Exporter
 from exporter.server import HttpServer, Limits, PeerCheck, Site, bind
@@ -46,8 +46,7 @@ class MetricsApp:
         self.exporter = exporter
         self.telemetry_path = telemetry_path
         self.extra_registry = extra_registry  # process/platform/gc collectors, when asked for
-        metrics = exporter.config.metrics
-        self._cache = JobTextCache(metrics.message_max_length) if metrics.per_job else None
+        self._cache = exporter.blocks  # the exporter's own, which background syncs pre-render
         # How the web config's last reload went, once reloading is on (cli.serve sets it).
         self.web_config_status: Callable[[], ReloadStatus] | None = None
         self.bodies: Flights[BodyKey, View, Body] = Flights()

@@ -21,6 +21,7 @@ from exporter.aws_client import ApiStats, BackupClient, identity_of, make_client
 from exporter.aws_sessions import AwsSessions
 from exporter.background import BackgroundSync
 from exporter.backup_api import BackupApi
+from exporter.blocks import BlockCache
 from exporter.config import Config, TargetConfig
 from exporter.job_summaries import JobSummariesSource
 from exporter.organization import OrganizationApi, OrganizationTargets
@@ -84,6 +85,11 @@ class Exporter:
         self._targets: dict[str, _Target] = {}
         self._warned_slow: dict[str, Future[None] | None] = {}
         self._limiters: dict[str, RequestLimiter] = {}
+        # The per-job text of every target, shared with /metrics (http.py); in background mode
+        # each sync pre-renders its target's, so that scrapes only join it.
+        self.blocks = (
+            BlockCache(config.metrics.message_max_length) if config.metrics.per_job else None
+        )
         self.background: BackgroundSync | None = None
         if config.sync.interval_seconds is not None:
             self.background = BackgroundSync(
@@ -148,6 +154,11 @@ class Exporter:
             if target.restore_job_summaries.enabled
             else None,
         )
+        if self.background is not None and self.blocks is not None:
+            blocks, clock = self.blocks, self._clock
+            sync.after_sync = lambda snapshot: blocks.prepare(
+                snapshot.target.name, snapshot.jobs, clock()
+            )
         return _Target(sync, stats)
 
     @property

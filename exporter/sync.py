@@ -95,6 +95,14 @@ class TargetSync:
         self.last_sync_seconds: float | None = None
         # Background syncs minutes apart let the client go in between (background.py).
         self.release_client_after_sync = False
+        self.after_sync: Callable[[TargetSnapshot], None] | None = None  # e.g. pre-rendering
+
+    def _after_sync_guarded(self) -> None:
+        assert self.after_sync is not None
+        try:
+            self.after_sync(self.snapshot())
+        except Exception:
+            log.exception("target %s: unexpected error after sync", self.target.name)
 
     @property
     def target(self) -> TargetConfig:
@@ -128,6 +136,8 @@ class TargetSync:
         except Exception:  # a bug must not leave the single flight stuck
             log.exception("target %s: unexpected error during sync", self.target.name)
         finally:
+            if self.after_sync is not None:
+                self._after_sync_guarded()
             if self.release_client_after_sync:  # before the next sync may start
                 self.api.release()
             with self._lock:
