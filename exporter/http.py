@@ -29,6 +29,7 @@ from exporter.server import HttpServer, Limits, PeerCheck, Site, bind
 from exporter.store import ReloadStatus, Scrape
 
 log = logging.getLogger(__name__)
+LANDING_TARGETS = 200  # an organisation's thousand targets belong in /metrics, not on a page
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -98,6 +99,12 @@ class MetricsApp:
 
     def _landing(self, environ: dict[str, Any]) -> Response:
         del environ
+        targets = [sync.target for sync in self.exporter.syncers]
+        shown = (
+            f"{len(targets)}"
+            if len(targets) <= LANDING_TARGETS
+            else (f"the first {LANDING_TARGETS} of {len(targets)}")
+        )
         rows = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
                 html.escape(t.name),
@@ -105,7 +112,7 @@ class MetricsApp:
                 html.escape(t.role_arn or "-"),
                 "on" if t.discovery.enabled else "off",
             )
-            for t in self.exporter.config.targets
+            for t in targets[:LANDING_TARGETS]
         )
         page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>AWS Backup restore exporter</title></head>
@@ -113,7 +120,7 @@ class MetricsApp:
 <p>Version {html.escape(__version__)}</p>
 <ul><li><a href="{html.escape(self.telemetry_path)}">Metrics</a></li>
 <li><a href="/healthz">Health</a></li></ul>
-<h2>Targets</h2>
+<h2>Targets ({shown})</h2>
 <table><tr><th>Name</th><th>Region</th><th>Role</th><th>Discovery</th></tr>{rows}</table>
 </body></html>
 """
