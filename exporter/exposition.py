@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import cast
 
-from prometheus_client.core import CollectorRegistry, Metric
+from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder, gzip_accepted
-from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter.blocks import BlockCache, Segment, gzip_stream, plain, plain_stream
@@ -47,6 +46,7 @@ from exporter.restore_testing_families import (
     SUCCESS_FAMILY,
 )
 from exporter.store import Scrape
+from exporter.textformat import encode
 
 _EOF = b"# EOF\n"
 # prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
@@ -55,16 +55,6 @@ _GZIP_LEVEL = 6  # a 20 MB body compresses ~15x at level 6, in a fraction of lev
 
 
 JobTextCache = BlockCache  # the per-job text cache: blocks.py keeps it per target, compressed
-
-
-class _Families(Collector):
-    """A collector over families already built for this scrape."""
-
-    def __init__(self, families: Sequence[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families
 
 
 _HEADERS = {
@@ -139,9 +129,8 @@ def render_tables(
             for family in other_families
             if family.name in wanted or any(sample.name in wanted for sample in family.samples)
         ]
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(other_families))
-    tail = encoder(registry)
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    tail = encode(other_families, encoder, openmetrics) + (_EOF if openmetrics else b"")
     if cache is None or (
         wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES)
     ):

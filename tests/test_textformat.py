@@ -1,0 +1,61 @@
+"""The exporter's own families written by textformat.py are byte for byte what prometheus-client
+would write, in the Prometheus text format and in OpenMetrics, hostile strings included."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+
+from exporter.exposition import scrape_metrics
+from exporter.textformat import encode
+from tests.offline_aws import PROMETHEUS_ACCEPT
+from tests.test_exposition_table import CASES
+
+FORMATS = {"text": "text/plain", "openmetrics": PROMETHEUS_ACCEPT}
+
+
+class _Fixed(Collector):
+    def __init__(self, metrics):
+        self._metrics = metrics
+
+    def collect(self):
+        return self._metrics
+
+
+def reference(metrics, accept):
+    encoder, _ = choose_encoder(accept)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(metrics))
+    return encoder(registry).removesuffix(b"# EOF\n")
+
+
+def ours(metrics, accept):
+    encoder, content_type = choose_encoder(accept)
+    return encode(metrics, encoder, content_type.startswith("application/openmetrics-text"))
+
+
+@pytest.mark.parametrize("accept", FORMATS.values(), ids=FORMATS.keys())
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_every_family_of_the_exposition_table_as_prometheus_client_writes_it(case, accept):
+    metrics = scrape_metrics(CASES[case][0])
+    assert ours(metrics, accept) == reference(metrics, accept)
+
+
+text = st.text(st.characters(codec="utf-8"), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(help_text=text, values=st.lists(text, min_size=1, max_size=4),
+       number=st.floats(allow_nan=True, allow_infinity=True))  # fmt: skip
+def test_any_strings_and_numbers_as_prometheus_client_writes_them(help_text, values, number):
+    gauge = GaugeMetricFamily("a_gauge", help_text, labels=["l"])
+    counter = CounterMetricFamily("a_thing", help_text, labels=["l", "m"])
+    for index, value in enumerate(values):
+        gauge.add_metric([value], number)
+        counter.add_metric([value, str(index)], abs(number) if number == number else 0.0)
+    for accept in FORMATS.values():
+        assert ours([gauge, counter], accept) == reference([gauge, counter], accept)
