@@ -23,7 +23,14 @@ from typing import cast
 from prometheus_client.utils import floatToGoString
 
 from exporter.families import RenderContext
-from exporter.job_families import JOB_FAMILIES, JOB_IDENTITY
+from exporter.job_families import (
+    JOB_FAMILIES,
+    JOB_IDENTITY,
+    GroupCounts,
+    JobGroup,
+    group_counts,
+    groups_of,
+)
 from exporter.model import RestoreJob
 
 BUCKET_JOBS = 128  # finished jobs per bucket, about: what one change costs to re-render
@@ -109,6 +116,7 @@ class BlockCache:
         self.message_max_length = message_max_length
         self._lock = threading.Lock()
         self._targets: dict[str, _TargetBlocks] = {}
+        self._counts: dict[str, tuple[Mapping[str, RestoreJob], GroupCounts]] = {}
         self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
 
     def family_segments(
@@ -142,6 +150,22 @@ class BlockCache:
             self._targets = new  # targets gone from the scrape leave the cache with it
             self.rendered_last = rendered
         return parts
+
+    def job_groups(self, tables: Iterable[tuple[str, Mapping[str, RestoreJob]]]) -> list[JobGroup]:
+        """The aggregate's groups, each table's counts kept while the table is the same one."""
+        with self._lock:
+            old = self._counts
+        new = {}
+        for name, jobs in tables:
+            cached = old.get(name)
+            new[name] = (
+                cached
+                if cached is not None and cached[0] is jobs
+                else (jobs, group_counts(jobs.values()))
+            )
+        with self._lock:
+            self._counts = new
+        return groups_of(counts for _, counts in new.values())
 
     def prepare(self, name: str, jobs: Mapping[str, RestoreJob], now: float) -> None:
         """Build a target's buckets now (after its background sync), so that no scrape pays

@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter.blocks import BlockCache, Segment, gzip_stream, plain, plain_stream
 from exporter.discovery_families import DISCOVERY_FAMILIES
-from exporter.families import RenderContext, metrics
+from exporter.families import RenderContext
 from exporter.health_families import (
     BUILD,
     BUILD_INFO_FAMILY,
@@ -46,7 +46,7 @@ from exporter.restore_testing_families import (
     SUCCESS_FAMILY,
 )
 from exporter.store import Scrape
-from exporter.textformat import encode
+from exporter.textformat import Declared, declared_text, encode
 
 _EOF = b"# EOF\n"
 # prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
@@ -63,22 +63,37 @@ _HEADERS = {
 }
 
 
-def scrape_metrics(scrape: Scrape) -> list[Metric]:
-    """The families that are not per job: the aggregate (always there, so that alerting need
-    not touch per-job series), the exporter's health and its build info."""
-    context = RenderContext(scrape.now)
+def scrape_families(scrape: Scrape, cache: BlockCache | None = None) -> list[Declared]:
+    """The families that are not per job, with their objects: the aggregate (always there, so
+    that alerting need not touch per-job series), restore testing, the exporter's health and
+    its build info. With ``cache``, each target's share of the aggregate is counted once per
+    job table, not on every scrape."""
+    groups = (
+        cache.job_groups(scrape.all_tables())
+        if cache is not None
+        else job_groups(scrape.all_jobs())
+    )
     return [
-        AGGREGATE_FAMILY.metric(job_groups(scrape.all_jobs()), context),
-        *metrics(PLAN_FAMILIES, scrape.plans(), context),
-        *metrics(SELECTION_FAMILIES, scrape.selections(), context),
-        SUCCESS_FAMILY.metric(scrape.successes(), context),
-        PROTECTED_RESOURCE_FAMILY.metric(scrape.protected_resources(), context),
-        *metrics(JOB_SUMMARY_FAMILIES, [s.job_summaries for s in scrape.snapshots], context),
-        *metrics(TARGET_FAMILIES, scrape.health, context),
-        *metrics(DISCOVERY_FAMILIES, scrape.discovery, context),
-        *metrics(WEB_CONFIG_FAMILIES, [scrape.web_config] if scrape.web_config else [], context),
-        BUILD_INFO_FAMILY.metric([BUILD], context),
+        (AGGREGATE_FAMILY, groups),
+        *((family, scrape.plans()) for family in PLAN_FAMILIES),
+        *((family, scrape.selections()) for family in SELECTION_FAMILIES),
+        (SUCCESS_FAMILY, scrape.successes()),
+        (PROTECTED_RESOURCE_FAMILY, scrape.protected_resources()),
+        *((family, [s.job_summaries for s in scrape.snapshots]) for family in JOB_SUMMARY_FAMILIES),
+        *((family, scrape.health) for family in TARGET_FAMILIES),
+        *((family, scrape.discovery) for family in DISCOVERY_FAMILIES),
+        *(
+            (family, [scrape.web_config] if scrape.web_config else [])
+            for family in WEB_CONFIG_FAMILIES
+        ),
+        (BUILD_INFO_FAMILY, [BUILD]),
     ]
+
+
+def scrape_metrics(scrape: Scrape) -> list[Metric]:
+    """``scrape_families`` as prometheus-client families (what its encoders would write)."""
+    context = RenderContext(scrape.now)
+    return [family.metric(objects, context) for family, objects in scrape_families(scrape)]
 
 
 def render_scrape(
@@ -88,10 +103,17 @@ def render_scrape(
     names: Sequence[str] | None = None,
     extra: Iterable[Metric] = (),
 ) -> tuple[list[Segment], str]:
-    """The /metrics body of one scrape, as production serves it (see ``render``); ``extra``
-    adds families of other collectors (process, platform, GC)."""
-    families = [*scrape_metrics(scrape), *extra]
-    return render_tables(cache, scrape.exposed_tables(), families, scrape.now, accept, names)
+    """The /metrics body of one scrape, as production serves it (see ``render_tables``);
+    ``extra`` adds families of other collectors (process, platform, GC)."""
+    return render_tables(
+        cache,
+        scrape.exposed_tables(),
+        list(extra),
+        scrape.now,
+        accept,
+        names,
+        declared=scrape_families(scrape, cache),
+    )
 
 
 def render(
@@ -114,6 +136,7 @@ def render_tables(
     now: float,
     accept: str | None,
     names: Sequence[str] | None = None,
+    declared: Sequence[Declared] = (),
 ) -> tuple[list[Segment], str]:
     """The response body as segments (plain text, or gzip members of it), and its Content-Type.
 
@@ -129,8 +152,15 @@ def render_tables(
             for family in other_families
             if family.name in wanted or any(sample.name in wanted for sample in family.samples)
         ]
+    if wanted is not None:
+        declared = [
+            (family, objects)
+            for family, objects in declared
+            if family.name in wanted or family.sample_name in wanted
+        ]
     openmetrics = content_type.startswith("application/openmetrics-text")
-    tail = encode(other_families, encoder, openmetrics) + (_EOF if openmetrics else b"")
+    own = declared_text(declared, RenderContext(now), openmetrics).encode()
+    tail = own + encode(other_families, encoder, openmetrics) + (_EOF if openmetrics else b"")
     if cache is None or (
         wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES)
     ):

@@ -187,13 +187,29 @@ class JobGroup:
     by_status: Counter[str]
 
 
-def job_groups(jobs: Iterable[RestoreJob]) -> list[JobGroup]:
-    """The aggregate's objects: one per (account, region, resource type), sorted."""
-    counts: dict[tuple[str, str, str], Counter[str]] = {}
+GroupCounts = dict[tuple[str, str, str], Counter[str]]  # (account, region, type) -> statuses
+
+
+def group_counts(jobs: Iterable[RestoreJob]) -> GroupCounts:
+    counts: GroupCounts = {}
     for job in jobs:
         key = (job.account_id, job.region, job.resource_type)
         counts.setdefault(key, Counter())[job.status or ""] += 1
-    return [JobGroup(*key, counts[key]) for key in sorted(counts)]
+    return counts
+
+
+def groups_of(counts: Iterable[GroupCounts]) -> list[JobGroup]:
+    """The aggregate's objects from several tables' counts (no job in two), sorted."""
+    merged: GroupCounts = {}
+    for table in counts:
+        for key, statuses in table.items():
+            merged.setdefault(key, Counter()).update(statuses)
+    return [JobGroup(*key, merged[key]) for key in sorted(merged)]
+
+
+def job_groups(jobs: Iterable[RestoreJob]) -> list[JobGroup]:
+    """The aggregate's objects: one per (account, region, resource type), sorted."""
+    return groups_of([group_counts(jobs)])
 
 
 def _group_counts(group: JobGroup, _: RenderContext) -> Iterator[Sample]:

@@ -6,7 +6,7 @@ without locks and renders it while the next sync is already running.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -98,6 +98,15 @@ class Scrape:
     discovery: tuple[DiscoveryStatus, ...] = ()  # one per target discovery (organization)
 
     def exposed_tables(self) -> list[tuple[str, Mapping[str, RestoreJob]]]:
+        return self._tables(lambda snapshot: snapshot.jobs)
+
+    def all_tables(self) -> list[tuple[str, Mapping[str, RestoreJob]]]:
+        """``exposed_tables`` over every job held (over the cap too), for the aggregate."""
+        return self._tables(lambda snapshot: snapshot.all_jobs)
+
+    def _tables(
+        self, jobs_of: Callable[[TargetSnapshot], Mapping[str, RestoreJob]]
+    ) -> list[tuple[str, Mapping[str, RestoreJob]]]:
         """Each target's exposed jobs by target name, each job in one table only.
 
         Targets of different accounts or regions cannot share a job, and their tables are
@@ -111,7 +120,7 @@ class Scrape:
             target = snapshot.target
             account = None if target.discovery.account_id else target.account_id
             before = earlier.setdefault(target.region, [])
-            jobs = snapshot.jobs
+            jobs = jobs_of(snapshot)
             overlapping = [t for a, t in before if a is None or account is None or a == account]
             if overlapping:
                 seen = {identity(job) for table in overlapping for job in table.values()}

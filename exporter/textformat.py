@@ -11,12 +11,14 @@ tests/test_textformat.py holds the two byte for byte against prometheus-client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 from prometheus_client.core import CollectorRegistry, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from exporter.families import Family, RenderContext
 
 _format_float = cast(Callable[[float], str], floatToGoString)
 Encoder = Callable[[CollectorRegistry], bytes]
@@ -73,3 +75,35 @@ def encode(metrics: Iterable[Metric], encoder: Encoder, openmetrics: bool) -> by
         text = encoder(registry)
         parts.append(text.removesuffix(b"# EOF\n"))
     return b"".join(parts)
+
+
+Declared = tuple[Family[Any], Sequence[Any]]  # a declared family and the objects it shows
+
+
+def declared_text(declared: Iterable[Declared], context: RenderContext, openmetrics: bool) -> str:
+    """Families of families.py over their objects, written straight from their declarations
+    (no prometheus-client objects in between): the same text ``encode`` writes for
+    ``family.metric(objects)``, labels in name order as prometheus-client sorts them."""
+    parts: list[str] = []
+    for family, objects in declared:
+        header = family.name if openmetrics else family.sample_name
+        help_text = (
+            _escape(family.help)
+            if openmetrics
+            else family.help.replace("\\", "\\\\").replace("\n", "\\n")
+        )
+        parts.append(f"# HELP {header} {help_text}\n# TYPE {header} {family.kind}\n")
+        order = sorted(range(len(family.labels)), key=lambda index: family.labels[index])
+        names = [family.labels[index] for index in order]
+        sample = family.sample_name
+        for item in objects:
+            for values, value in family.series(item, context):
+                if names:
+                    labels = ",".join(
+                        f'{name}="{_escape(values[index])}"'
+                        for name, index in zip(names, order, strict=True)
+                    )
+                    parts.append(f"{sample}{{{labels}}} {_format_float(value)}\n")
+                else:
+                    parts.append(f"{sample} {_format_float(value)}\n")
+    return "".join(parts)

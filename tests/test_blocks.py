@@ -93,3 +93,22 @@ def test_a_job_read_by_two_targets_of_one_account_is_exposed_once():
     segments, _ = render_tables(BlockCache(256), scrape.exposed_tables(), [], NOW, None)
     text = Body(segments, "text/plain").text().decode()
     assert text.count('restore_job_id="shared"') == text.count('restore_job_id="only-b"') > 0
+
+
+def test_the_aggregate_counts_each_table_once_and_follows_a_changed_one():
+    cache = BlockCache(256)
+    a = table(job("111122223333", "a1"), job("111122223333", "a2", "FAILED"))
+    b = table(job("444455556666", "b1"))
+    first = {(g.account_id, g.region, g.resource_type): dict(g.by_status)
+             for g in cache.job_groups([("a", a), ("b", b)])}  # fmt: skip
+    assert first == {
+        ("111122223333", "us-east-1", "EBS"): {"COMPLETED": 1, "FAILED": 1},
+        ("444455556666", "us-east-1", "EBS"): {"COMPLETED": 1},
+    }
+    b2 = table(job("444455556666", "b1"), job("444455556666", "b2", "RUNNING"))
+    later = {(g.account_id, g.region, g.resource_type): dict(g.by_status)
+             for g in cache.job_groups([("a", a), ("b", b2)])}  # fmt: skip
+    assert later[("444455556666", "us-east-1", "EBS")] == {"COMPLETED": 1, "RUNNING": 1}
+    assert later[("111122223333", "us-east-1", "EBS")] == {"COMPLETED": 1, "FAILED": 1}
+    gone = cache.job_groups([("b", b2)])
+    assert [g.account_id for g in gone] == ["444455556666"]

@@ -10,8 +10,9 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from exporter.exposition import scrape_metrics
-from exporter.textformat import encode
+from exporter.exposition import scrape_families, scrape_metrics
+from exporter.families import RenderContext
+from exporter.textformat import declared_text, encode
 from tests.offline_aws import PROMETHEUS_ACCEPT
 from tests.test_exposition_table import CASES
 
@@ -41,8 +42,13 @@ def ours(metrics, accept):
 @pytest.mark.parametrize("accept", FORMATS.values(), ids=FORMATS.keys())
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_every_family_of_the_exposition_table_as_prometheus_client_writes_it(case, accept):
-    metrics = scrape_metrics(CASES[case][0])
-    assert ours(metrics, accept) == reference(metrics, accept)
+    scrape = CASES[case][0]
+    metrics = scrape_metrics(scrape)
+    expected = reference(metrics, accept)
+    assert ours(metrics, accept) == expected
+    openmetrics = accept != "text/plain"
+    direct = declared_text(scrape_families(scrape), RenderContext(scrape.now), openmetrics)
+    assert direct.encode() == expected  # straight from the declarations, no Metric between
 
 
 text = st.text(st.characters(codec="utf-8"), max_size=30)
