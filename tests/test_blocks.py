@@ -112,3 +112,16 @@ def test_the_aggregate_counts_each_table_once_and_follows_a_changed_one():
     assert later[("111122223333", "us-east-1", "EBS")] == {"COMPLETED": 1, "FAILED": 1}
     gone = cache.job_groups([("b", b2)])
     assert [g.account_id for g in gone] == ["444455556666"]
+
+
+def test_a_gzip_body_of_many_members_is_sent_in_a_few_large_pieces():
+    """Thousands of members (1,000 targets) must not mean thousands of socket writes."""
+    from exporter.blocks import Segment, gzip_member
+
+    members = [Segment(gzip_member(b"x %d\n" % i * 500), True, len(b"x %d\n" % i * 500))
+               for i in range(5000)]  # fmt: skip
+    pieces, length, _ = Body(members, "text/plain").encoded("gzip")
+    pieces = list(pieces)
+    assert sum(map(len, pieces)) == length
+    assert len(pieces) < 50
+    assert gzip.decompress(b"".join(pieces)) == b"".join(m.plain() for m in members)
