@@ -5,8 +5,8 @@ The schedule itself with a fake clock and recording stand-ins for TargetSync (a 
 once, then at its phase at least half an interval on, then every interval; phases spread; a late
 tick skipping missed rounds; a gone target dropped); then real TargetSyncs on the fake AWS
 Backup: a long sync joined rather than doubled, the client and its connections let go after a
-sync at long intervals (seen as the sockets open to the fake), and an exporter whose scrapes make no AWS
-request while ticks refresh its data.
+sync at long intervals (seen as the sockets open to the fake), and an exporter whose scrapes
+make no AWS request while ticks refresh its data.
 """
 
 from __future__ import annotations
