@@ -125,7 +125,7 @@ class BlockCache:
         """Per JOB_FAMILIES entry, the segments of every target's jobs: the finished jobs' members
         in target order, then the active jobs' lines."""
         with self._lock:
-            old = self._targets
+            old = dict(self._targets)
         context = RenderContext(now, self.message_max_length)
         new: dict[str, _TargetBlocks] = {}
         parts: list[list[Segment]] = [[] for _ in JOB_FAMILIES]
@@ -147,7 +147,13 @@ class BlockCache:
         for family_parts, family_active in zip(parts, active, strict=True):
             family_parts.extend(family_active)
         with self._lock:
-            self._targets = new  # targets gone from the scrape leave the cache with it
+            # Compare and set: what a sync prepared while this scrape ran stays (replacing the
+            # whole table would lose it, and the next scrape would render it again).
+            for name, blocks in new.items():
+                if self._targets.get(name) is old.get(name):
+                    self._targets[name] = blocks
+            for name in self._targets.keys() - new.keys():
+                del self._targets[name]  # targets gone from the scrape leave the cache with it
             self.rendered_last = rendered
         return parts
 

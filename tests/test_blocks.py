@@ -125,3 +125,23 @@ def test_a_gzip_body_of_many_members_is_sent_in_a_few_large_pieces():
     assert sum(map(len, pieces)) == length
     assert len(pieces) < 50
     assert gzip.decompress(b"".join(pieces)) == b"".join(m.plain() for m in members)
+
+
+def test_what_a_sync_prepares_while_a_scrape_renders_is_kept():
+    """A background sync pre-renders its target while a scrape is rendering the others: the
+    scrape must not write its older view over it (the next scrape would render it again)."""
+    b_old = table(*[job("444455556666", f"b{i}") for i in range(10)])
+    b_new = table(*b_old.values(), job("444455556666", "b-new"))
+    a = table(*[job("111122223333", f"a{i}") for i in range(10)])
+
+    class SyncDuringScrape(BlockCache):
+        def _rebuild(self, jobs, previous, context):
+            if jobs is a:  # while the scrape renders a, b's sync ends and prepares b_new
+                self.prepare("b", b_new, NOW)
+            return super()._rebuild(jobs, previous, context)
+
+    cache = SyncDuringScrape(256)
+    cache.family_segments([("b", b_old)], NOW)
+    cache.family_segments([("a", a), ("b", b_old)], NOW)
+    cache.family_segments([("a", a), ("b", b_new)], NOW)
+    assert cache.rendered_last == 0  # b_new was prepared, a is unchanged
