@@ -80,13 +80,6 @@ class BackupApi:
         if self._on_reset is not None:
             self._on_reset()  # the shared session too, so that the role is assumed anew
 
-    def close_connections(self) -> None:
-        """Close the client's idle connections; the next call opens new ones."""
-        with self._lock:
-            client = self._client
-        if client is not None:
-            client.close()
-
     def release(self) -> None:
         """Close the client and let it go (its session and credentials stay): the next call
         builds a new one. A botocore client holds about 0.3 MB; between syncs a minute apart,
