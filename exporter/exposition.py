@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import cast
+from typing import TypeVar, cast
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder, gzip_accepted
@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter.blocks import BlockCache, Segment, gzip_stream, plain, plain_stream
 from exporter.discovery_families import DISCOVERY_FAMILIES
-from exporter.families import RenderContext
+from exporter.families import Family, RenderContext
 from exporter.health_families import (
     BUILD,
     BUILD_INFO_FAMILY,
@@ -48,6 +48,7 @@ from exporter.restore_testing_families import (
 from exporter.store import Scrape
 from exporter.textformat import Declared, declared_text, encode
 
+T = TypeVar("T")
 _EOF = b"# EOF\n"
 # prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
 _format_float = cast(Callable[[float], str], floatToGoString)
@@ -73,21 +74,24 @@ def scrape_families(scrape: Scrape, cache: BlockCache | None = None) -> list[Dec
         if cache is not None
         else job_groups(scrape.all_jobs())
     )
+    reloads = [scrape.web_config] if scrape.web_config else []
     return [
         (AGGREGATE_FAMILY, groups),
-        *((family, scrape.plans()) for family in PLAN_FAMILIES),
-        *((family, scrape.selections()) for family in SELECTION_FAMILIES),
+        *_each(PLAN_FAMILIES, scrape.plans()),
+        *_each(SELECTION_FAMILIES, scrape.selections()),
         (SUCCESS_FAMILY, scrape.successes()),
         (PROTECTED_RESOURCE_FAMILY, scrape.protected_resources()),
-        *((family, [s.job_summaries for s in scrape.snapshots]) for family in JOB_SUMMARY_FAMILIES),
-        *((family, scrape.health) for family in TARGET_FAMILIES),
-        *((family, scrape.discovery) for family in DISCOVERY_FAMILIES),
-        *(
-            (family, [scrape.web_config] if scrape.web_config else [])
-            for family in WEB_CONFIG_FAMILIES
-        ),
+        *_each(JOB_SUMMARY_FAMILIES, [s.job_summaries for s in scrape.snapshots]),
+        *_each(TARGET_FAMILIES, scrape.health),
+        *_each(DISCOVERY_FAMILIES, scrape.discovery),
+        *_each(WEB_CONFIG_FAMILIES, reloads),
         (BUILD_INFO_FAMILY, [BUILD]),
     ]
+
+
+def _each(families: Sequence[Family[T]], objects: Sequence[T]) -> list[Declared]:
+    """A group of families over the same objects, gathered once for the whole group."""
+    return [(family, objects) for family in families]
 
 
 def scrape_metrics(scrape: Scrape) -> list[Metric]:
