@@ -129,10 +129,6 @@ class Scrape:
             tables.append((target.name, jobs))
         return tables
 
-    def exposed_jobs(self) -> Iterator[RestoreJob]:
-        """Per-job series to expose: each job once, even if two targets both see it."""
-        return _unique(snapshot.jobs for snapshot in self.snapshots)
-
     def all_jobs(self) -> Iterator[RestoreJob]:
         """Every job held, including those over the per-target cap, for the aggregate."""
         return _unique(snapshot.all_jobs for snapshot in self.snapshots)
