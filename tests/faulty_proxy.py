@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 @dataclass(frozen=True)
 class Fault:
     """One response to give instead of forwarding. ``hang`` holds the request and never
-    answers it; ``hold`` holds it, then answers. Either is held until ``release()`` or close.
+    answers it; ``hold`` holds it, then answers (or, with ``then_forward``, forwards it). Either
+    is held until ``release()`` or close.
     ``reset`` resets the connection instead: "before-response" or "mid-response"."""
 
     status: int = 500
@@ -34,6 +35,7 @@ class Fault:
     body: bytes | None = None
     hang: bool = False
     hold: bool = False
+    then_forward: bool = False
     reset: str = ""
 
 
@@ -207,6 +209,8 @@ class FaultyProxy:
                 self._hold()
             if fault.hang:
                 request.close_connection = True
+            elif fault.then_forward:
+                self._forward(request, body)
             else:
                 send_fault(request, fault)
 
