@@ -93,8 +93,8 @@ class TargetSync:
         self._health = Health()
         self.stats = SyncStats()
         self.last_sync_seconds: float | None = None
-        # Background syncs minutes apart let the client go in between (background.py).
-        self.release_client_after_sync = False
+        # Background syncs minutes apart close the client's connections in between.
+        self.close_connections_after_sync = False
         self.after_sync: Callable[[TargetSnapshot], None] | None = None  # e.g. pre-rendering
 
     def _after_sync_guarded(self) -> None:
@@ -138,8 +138,8 @@ class TargetSync:
         finally:
             if self.after_sync is not None:
                 self._after_sync_guarded()
-            if self.release_client_after_sync:  # before the next sync may start
-                self.api.release()
+            if self.close_connections_after_sync:  # before the next sync may start
+                self.api.close_connections()
             with self._lock:
                 self._inflight = None
 

@@ -35,11 +35,11 @@ START = 1_000_017.25  # not a multiple of the interval: phases are positions wit
 
 class RecordingSync:
     """What BackgroundSync uses of a TargetSync: its target's name, ``refresh()`` (a sync that
-    finishes at once, recorded at the clock's time) and ``release_client_after_sync``."""
+    finishes at once, recorded at the clock's time) and ``close_connections_after_sync``."""
 
     def __init__(self, name: str, clock: Clock) -> None:
         self.target = TargetConfig(name=name, region="us-east-1")
-        self.release_client_after_sync = False
+        self.close_connections_after_sync = False
         self.clock = clock
         self.started: list[float] = []
 
@@ -194,7 +194,7 @@ def test_a_gone_target_is_dropped_and_syncs_at_once_when_it_returns():
     assert b.started[-1] == back  # and then waits at least half an interval, as a new one does
 
 
-def test_connections_are_released_after_a_sync_only_at_long_intervals():
+def test_connections_are_closed_after_a_sync_only_at_long_intervals():
     assert KEEP_CONNECTIONS_BELOW_SECONDS == 30
     for interval, closes in ((29.0, False), (30.0, True), (3600.0, True)):
         clock = Clock(START)
@@ -202,9 +202,9 @@ def test_connections_are_released_after_a_sync_only_at_long_intervals():
         schedule = BackgroundSync(interval, lambda t=targets: t, clock)
         run(schedule, clock, START + 3 * interval)
         for sync in targets:
-            # the sync lets its client go as it ends (TargetSync._sync_guarded, before the next
-            # sync can start); the real-sync test below watches the connections close
-            assert sync.release_client_after_sync is closes, (interval, sync.target.name)
+            # the sync closes its client's connections as it ends (TargetSync._sync_guarded,
+            # before the next sync can start); the real-sync test below watches them close
+            assert sync.close_connections_after_sync is closes, (interval, sync.target.name)
 
 
 # ---- real TargetSyncs on the fake AWS Backup --------------------------------------------------
