@@ -44,18 +44,28 @@ class JobTable:
         A configured ID's lookup error stays until the ID is read successfully.
         """
         jobs = dict(self.jobs)
-        jobs.update(fetched)
+        changed = False
+        for job_id, job in fetched.items():
+            # A job read again unchanged keeps its object: the exposition reuses a job's text
+            # by identity (blocks.py), so re-reading finished jobs costs no re-rendering.
+            if jobs.get(job_id) != job:
+                jobs[job_id] = job
+                changed = True
         for job_id, reason in lookup_errors.items():
-            if reason == "not_found" and job_id not in configured:
-                jobs.pop(job_id, None)
+            if reason == "not_found" and job_id not in configured and job_id in jobs:
+                del jobs[job_id]
+                changed = True
         for job_id in [i for i, job in jobs.items() if not in_window(job, window_start)]:
             if job_id not in configured:
                 del jobs[job_id]
+                changed = True
         errors = {
             job_id: reason
             for job_id, reason in {**self.lookup_errors, **lookup_errors}.items()
             if job_id in configured and job_id not in fetched
         }
+        if not changed and errors == self.lookup_errors:
+            return self  # the very same table: nothing downstream needs to look again
         return JobTable(MappingProxyType(jobs), MappingProxyType(errors))
 
 

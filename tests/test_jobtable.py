@@ -79,3 +79,17 @@ def test_cap_within_the_limit_changes_nothing():
     exposed, dropped = cap(jobs, 2, configured=())
     assert exposed is jobs
     assert dropped == 0
+
+
+def test_a_job_read_again_unchanged_keeps_its_object_and_the_table_stays():
+    # the block cache reuses a job's rendered text while the job is the same object: a sync
+    # that re-reads finished jobs must not make every scrape render them again
+    known = table(job("a"), job("b"))
+    same = known.merged({"a": job("a"), "b": job("b")}, {}, (), WINDOW)
+    assert same is known
+    changed = known.merged({"a": job("a"), "b": job("b", status="FAILED")}, {}, (), WINDOW)
+    assert changed is not known
+    assert changed.jobs["a"] is known.jobs["a"]
+    assert changed.jobs["b"].status == "FAILED"
+    gone = known.merged({}, {"b": "not_found"}, (), WINDOW)
+    assert set(gone.jobs) == {"a"}
