@@ -160,7 +160,7 @@ class BlockCache:
     def job_groups(self, tables: Iterable[tuple[str, Mapping[str, RestoreJob]]]) -> list[JobGroup]:
         """The aggregate's groups, each table's counts kept while the table is the same one."""
         with self._lock:
-            old = self._counts
+            old = dict(self._counts)
         new = {}
         for name, jobs in tables:
             cached = old.get(name)
@@ -169,15 +169,31 @@ class BlockCache:
                 if cached is not None and cached[0] is jobs
                 else (jobs, group_counts(jobs.values()))
             )
-        with self._lock:
-            self._counts = new
+        with self._lock:  # compare and set, as family_segments does
+            for name, entry in new.items():
+                if self._counts.get(name) is old.get(name):
+                    self._counts[name] = entry
+            for name in self._counts.keys() - new.keys():
+                del self._counts[name]
         return groups_of(counts for _, counts in new.values())
 
-    def prepare(self, name: str, jobs: Mapping[str, RestoreJob], now: float) -> None:
-        """Build a target's buckets now (after its background sync), so that no scrape pays
-        for them: the first full scrape of 50,000 jobs would otherwise render them all."""
+    def prepare(
+        self,
+        name: str,
+        jobs: Mapping[str, RestoreJob],
+        now: float,
+        all_jobs: Mapping[str, RestoreJob] | None = None,
+    ) -> None:
+        """Build a target's buckets now (after its background sync), and count its share of the
+        aggregate over ``all_jobs`` (over the cap too), so that no scrape pays for them: the
+        first full scrape of 50,000 jobs would otherwise render and count them all."""
         with self._lock:
             previous = self._targets.get(name)
+            counted = self._counts.get(name)
+        if all_jobs is not None and (counted is None or counted[0] is not all_jobs):
+            counts = (all_jobs, group_counts(all_jobs.values()))
+            with self._lock:
+                self._counts[name] = counts
         if previous is not None and previous.source is jobs:
             return
         blocks, _ = self._rebuild(jobs, previous, RenderContext(now, self.message_max_length))

@@ -35,6 +35,7 @@ from exporter.health_families import (
 from exporter.job_families import (
     AGGREGATE_FAMILY,
     JOB_FAMILIES,
+    JobGroup,
     job_groups,
 )
 from exporter.job_summary_families import JOB_SUMMARY_FAMILIES
@@ -64,34 +65,43 @@ _HEADERS = {
 }
 
 
-def scrape_families(scrape: Scrape, cache: BlockCache | None = None) -> list[Declared]:
+def scrape_families(
+    scrape: Scrape, cache: BlockCache | None = None, names: Sequence[str] | None = None
+) -> list[Declared]:
     """The families that are not per job, with their objects: the aggregate (always there, so
     that alerting need not touch per-job series), restore testing, the exporter's health and
     its build info. With ``cache``, each target's share of the aggregate is counted once per
-    job table, not on every scrape."""
-    groups = (
-        cache.job_groups(scrape.all_tables())
-        if cache is not None
-        else job_groups(scrape.all_jobs())
-    )
-    reloads = [scrape.web_config] if scrape.web_config else []
+    job table, not on every scrape. With ``names`` (``name[]``), only those families, and only
+    their objects are gathered: a health probe at 1,000 targets does not count 50,000 jobs."""
+    wanted = set(names) if names else None
+
+    def group(families: Sequence[Family[T]], objects: Callable[[], Sequence[T]]) -> list[Declared]:
+        chosen = [
+            f for f in families if wanted is None or f.name in wanted or f.sample_name in wanted
+        ]
+        if not chosen:
+            return []
+        gathered = objects()  # once for the whole group
+        return [(family, gathered) for family in chosen]
+
+    def aggregate() -> Sequence[JobGroup]:
+        if cache is not None:
+            return cache.job_groups(scrape.all_tables())
+        return job_groups(scrape.all_jobs())
+
+    web_config = scrape.web_config
     return [
-        (AGGREGATE_FAMILY, groups),
-        *_each(PLAN_FAMILIES, scrape.plans()),
-        *_each(SELECTION_FAMILIES, scrape.selections()),
-        (SUCCESS_FAMILY, scrape.successes()),
-        (PROTECTED_RESOURCE_FAMILY, scrape.protected_resources()),
-        *_each(JOB_SUMMARY_FAMILIES, [s.job_summaries for s in scrape.snapshots]),
-        *_each(TARGET_FAMILIES, scrape.health),
-        *_each(DISCOVERY_FAMILIES, scrape.discovery),
-        *_each(WEB_CONFIG_FAMILIES, reloads),
-        (BUILD_INFO_FAMILY, [BUILD]),
+        *group([AGGREGATE_FAMILY], aggregate),
+        *group(PLAN_FAMILIES, scrape.plans),
+        *group(SELECTION_FAMILIES, scrape.selections),
+        *group([SUCCESS_FAMILY], scrape.successes),
+        *group([PROTECTED_RESOURCE_FAMILY], scrape.protected_resources),
+        *group(JOB_SUMMARY_FAMILIES, lambda: [s.job_summaries for s in scrape.snapshots]),
+        *group(TARGET_FAMILIES, lambda: scrape.health),
+        *group(DISCOVERY_FAMILIES, lambda: scrape.discovery),
+        *group(WEB_CONFIG_FAMILIES, lambda: [web_config] if web_config else []),
+        *group([BUILD_INFO_FAMILY], lambda: [BUILD]),
     ]
-
-
-def _each(families: Sequence[Family[T]], objects: Sequence[T]) -> list[Declared]:
-    """A group of families over the same objects, gathered once for the whole group."""
-    return [(family, objects) for family in families]
 
 
 def scrape_metrics(scrape: Scrape) -> list[Metric]:
@@ -116,7 +126,7 @@ def render_scrape(
         scrape.now,
         accept,
         names,
-        declared=scrape_families(scrape, cache),
+        declared=scrape_families(scrape, cache, names),
     )
 
 

@@ -119,8 +119,11 @@ class Exporter:
         """Bring the syncs in line with the target source: new targets start, gone ones leave."""
         wanted = {target.name: target for target in self._target_source.targets()}
         with self._lock:
-            for name in [n for n, t in self._targets.items() if wanted.get(n) != t.sync.target]:
-                del self._targets[name]
+            for name, known in list(self._targets.items()):
+                now_wanted = wanted.get(name)
+                # identity first: the target source hands out the same configs until they change
+                if now_wanted is not known.sync.target and now_wanted != known.sync.target:
+                    del self._targets[name]
             for name, target in wanted.items():
                 if name not in self._targets:
                     self._targets[name] = self._new_target(target)
@@ -157,7 +160,7 @@ class Exporter:
         if self.background is not None and self.blocks is not None:
             blocks, clock = self.blocks, self._clock
             sync.after_sync = lambda snapshot: blocks.prepare(
-                snapshot.target.name, snapshot.jobs, clock()
+                snapshot.target.name, snapshot.jobs, clock(), snapshot.all_jobs
             )
         return _Target(sync, stats)
 

@@ -55,14 +55,24 @@ class CombinedTargets:
     def __init__(self, sources: Sequence[TargetSource], shard: Shard = Shard()) -> None:
         self._sources = tuple(sources)
         self.shard = shard
+        self._last: tuple[tuple[Sequence[TargetConfig], ...], tuple[TargetConfig, ...]] | None
+        self._last = None
 
     def targets(self) -> Sequence[TargetConfig]:
+        # Asked every second and on every scrape; the sources hand out the same sequence until
+        # they change, so the last combination (1,000 hashes and lookups) is reused until then.
+        current = tuple(source.targets() for source in self._sources)
+        last = self._last
+        if last is not None and all(a is b for a, b in zip(last[0], current, strict=True)):
+            return last[1]
         chosen: dict[tuple[str, str], TargetConfig] = {}
         names: set[str] = set()
-        for source in self._sources:
-            for target in source.targets():
+        for targets in current:
+            for target in targets:
                 if target.key in chosen or target.name in names or not self.shard.owns(target):
                     continue
                 chosen[target.key] = target
                 names.add(target.name)
-        return tuple(chosen.values())
+        combined = tuple(chosen.values())
+        self._last = (current, combined)
+        return combined

@@ -145,3 +145,33 @@ def test_what_a_sync_prepares_while_a_scrape_renders_is_kept():
     cache.family_segments([("a", a), ("b", b_old)], NOW)
     cache.family_segments([("a", a), ("b", b_new)], NOW)
     assert cache.rendered_last == 0  # b_new was prepared, a is unchanged
+
+
+def test_a_prepared_target_is_counted_once_and_the_aggregate_is_right(monkeypatch):
+    import exporter.blocks as blocks
+
+    counted: list[int] = []
+    real = blocks.group_counts
+
+    def counting(jobs):
+        jobs = list(jobs)
+        counted.append(len(jobs))
+        return real(jobs)
+
+    monkeypatch.setattr(blocks, "group_counts", counting)
+    a = table(
+        *[job("111122223333", f"a{i}") for i in range(5)], job("111122223333", "r", "RUNNING")
+    )
+    b = table(*[job("444455556666", f"b{i}", "FAILED") for i in range(3)])
+    cache = BlockCache(256)
+    cache.prepare("a", a, NOW, a)  # a background sync of each target
+    cache.prepare("b", b, NOW, b)
+    assert counted == [6, 3]
+    groups = cache.job_groups([("a", a), ("b", b)])  # the scrape counts nothing again
+    assert counted == [6, 3]
+    by_status = {(g.account_id, status): n for g in groups for status, n in g.by_status.items()}
+    assert by_status == {
+        ("111122223333", "COMPLETED"): 5,
+        ("111122223333", "RUNNING"): 1,
+        ("444455556666", "FAILED"): 3,
+    }
