@@ -24,7 +24,6 @@ each is met, and the command that reproduces them::
 from __future__ import annotations
 
 import argparse
-import gzip
 import logging
 import math
 import os
@@ -47,7 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
     sys.path.insert(0, str(ROOT))
 
 from exporter.demo.fake_backup import FakeBackup, RestoreJobStore, generate_jobs  # noqa: E402
-from tests.network import free_port  # noqa: E402
+from tests.network import free_port, inflate  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 from tests.processes import terminate  # noqa: E402
 
@@ -127,7 +126,7 @@ class ExporterProcess:
             body = response.read()
             if response.headers.get("Content-Encoding") == "gzip":
                 self.last_compressed = len(body)
-                body = gzip.decompress(body)
+                body = inflate(body)
         return time.monotonic() - started, body
 
     def health(self) -> bytes:

@@ -27,7 +27,6 @@ issue with whether they are met, and the command that reproduces them::
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -50,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
     sys.path.insert(0, str(ROOT))
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
+from tests.network import inflate  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 from tests.processes import terminate  # noqa: E402
 
@@ -144,7 +144,7 @@ def fetch(url: str, decompress: bool = True) -> tuple[float, bytes]:
         raw = response.read()
         encoding = response.headers.get("Content-Encoding")
     seconds = time.perf_counter() - started
-    return seconds, gzip.decompress(raw) if encoding == "gzip" and decompress else raw
+    return seconds, inflate(raw) if encoding == "gzip" and decompress else raw
 
 
 def scrape(fake: FakeBackup, url: str) -> ScrapeResult:
@@ -154,7 +154,7 @@ def scrape(fake: FakeBackup, url: str) -> ScrapeResult:
 
 
 def _unzipped(body: bytes) -> bytes:
-    return gzip.decompress(body) if body.startswith(b"\x1f\x8b") else body
+    return inflate(body) if body.startswith(b"\x1f\x8b") else body
 
 
 @dataclass

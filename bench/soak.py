@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import http.client
 import os
 import platform
@@ -53,6 +52,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/
     sys.path.insert(0, str(ROOT))
 
 from exporter.demo.fake_backup import FakeBackup, generate_jobs  # noqa: E402
+from tests.network import inflate  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 from tests.processes import terminate  # noqa: E402
 
@@ -171,7 +171,7 @@ class Exporter:
             raw = response.read()
             encoding = response.headers.get("Content-Encoding")
         seconds = time.perf_counter() - started
-        return seconds, gzip.decompress(raw) if encoding == "gzip" else raw
+        return seconds, inflate(raw) if encoding == "gzip" else raw
 
     def bad_client(self, kind: int) -> None:
         """One client that fails: must cost the exporter nothing that stays."""
