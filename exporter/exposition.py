@@ -17,11 +17,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder, gzip_accepted
-from prometheus_client.utils import floatToGoString
 
 from exporter.blocks import BlockCache, Segment, gzip_stream, plain, plain_stream
 from exporter.discovery_families import DISCOVERY_FAMILIES
@@ -51,9 +50,6 @@ from exporter.textformat import Declared, declared_text, encode
 
 T = TypeVar("T")
 _EOF = b"# EOF\n"
-# prometheus-client's own float spelling ("1.0", "+Inf", "1.5e+09"), so both paths agree.
-_format_float = cast(Callable[[float], str], floatToGoString)
-_GZIP_LEVEL = 6  # a 20 MB body compresses ~15x at level 6, in a fraction of level 9's time
 
 
 JobTextCache = BlockCache  # the per-job text cache: blocks.py keeps it per target, compressed
@@ -173,7 +169,8 @@ def render_tables(
             if family.name in wanted or family.sample_name in wanted
         ]
     openmetrics = content_type.startswith("application/openmetrics-text")
-    own = declared_text(declared, RenderContext(now), openmetrics).encode()
+    lines = cache.lines if cache is not None else None
+    own = declared_text(declared, RenderContext(now), openmetrics, lines).encode()
     tail = own + encode(other_families, encoder, openmetrics) + (_EOF if openmetrics else b"")
     if cache is None or (
         wanted is not None and not any(family.name in wanted for family in JOB_FAMILIES)

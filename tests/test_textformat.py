@@ -4,15 +4,15 @@ would write, in the Prometheus text format and in OpenMetrics, hostile strings i
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from exporter.exposition import scrape_families, scrape_metrics
-from exporter.families import RenderContext
-from exporter.textformat import declared_text, encode
+from exporter.families import Family, RenderContext
+from exporter.textformat import LineCache, declared_text, encode
 from tests.offline_aws import PROMETHEUS_ACCEPT
 from tests.test_exposition_table import CASES
 
@@ -65,3 +65,24 @@ def test_any_strings_and_numbers_as_prometheus_client_writes_them(help_text, val
         counter.add_metric([value, str(index)], abs(number) if number == number else 0.0)
     for accept in FORMATS.values():
         assert ours([gauge, counter], accept) == reference([gauge, counter], accept)
+
+
+@settings(max_examples=100, deadline=None)
+@example(rounds=[[("a", 0.0)], [("a", -0.0)], [("a", 0.0)]])
+@given(
+    rounds=st.lists(
+        st.lists(st.tuples(text, st.floats(allow_nan=True, allow_infinity=True)), max_size=5),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_lines_kept_from_the_last_scrape_never_change_what_is_written(rounds):
+    # scrape after scrape (values changing, series coming and going, -0.0 beside 0.0), the
+    # text written with the kept lines is the text written afresh
+    family = Family("a_gauge", "gauge", "help", ("l",), lambda item, _: [((item[0],), item[1])])
+    kept = LineCache()
+    context = RenderContext(0.0)
+    for objects in rounds:
+        for openmetrics in (False, True):
+            fresh = declared_text([(family, objects)], context, openmetrics)
+            assert declared_text([(family, objects)], context, openmetrics, kept) == fresh
