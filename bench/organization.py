@@ -11,7 +11,8 @@ RSS, CPU and threads are its own. Per size it measures:
 - a warm scrape's wall time (median of 5) and its body size (a scrape asks AWS nothing in
   background mode: tests/test_organization.py asserts that, so it is not estimated here);
 - steady state over ``--window`` seconds: the exporter's CPU (cores), AWS Backup requests per
-  target per sync, and the oldest target's data age at the end;
+  target sync (over the syncs its own ``..._syncs_total`` counted), and the oldest target's
+  data age at the end;
 - per additional target: RSS and CPU to the first answer, between the two largest sizes.
 
 It prints a Markdown table for the README, the targets of the organisation issue with whether
@@ -52,6 +53,10 @@ from tests.processes import terminate  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2")
 _UP = re.compile(rb"^aws_backup_restore_exporter_target_up\{[^}]*\} (\S+)$", re.MULTILINE)
+_SYNCS = re.compile(
+    rb'^aws_backup_restore_exporter_syncs_total\{[^}]*kind="(?:full|incremental)"[^}]*\} (\S+)$',
+    re.MULTILINE,
+)
 _AGE = re.compile(
     rb"^aws_backup_restore_exporter_target_data_age_seconds\{[^}]*\} (\S+)$", re.MULTILINE
 )
@@ -137,6 +142,11 @@ class ExporterProcess:
         )
         return self.scrape("&".join(f"name[]={name}" for name in names))[1]
 
+    def restore_job_syncs(self) -> float:
+        """Restore-job syncs run so far over every target (the exporter's own counter)."""
+        body = self.scrape("name[]=aws_backup_restore_exporter_syncs_total")[1]
+        return sum(float(value) for value in _SYNCS.findall(body))
+
     def stop(self) -> None:
         terminate(self.process, timeout=20)
 
@@ -218,6 +228,7 @@ def _observe(
     rss_first, threads_first = exporter.rss_peak_mb(), exporter.threads()
 
     window_start, cpu_start, requests_start = time.monotonic(), first_cpu, fake.requests()
+    syncs_start = exporter.restore_job_syncs()
     scrape_times = []
     for _ in range(5):
         seconds, body = exporter.scrape()
@@ -228,6 +239,7 @@ def _observe(
     span = time.monotonic() - window_start
     requests = fake.requests() - requests_start
     cpu = exporter.cpu_seconds() - cpu_start
+    syncs = exporter.restore_job_syncs() - syncs_start
     ages = [float(value) for value in _AGE.findall(exporter.health())]
     return Figures(
         targets=targets,
@@ -238,7 +250,8 @@ def _observe(
         threads_at_first_answer=threads_first,
         warm_scrape_seconds=statistics.median(scrape_times),
         steady_cpu_cores=cpu / span,
-        requests_per_target_sync=requests / (targets * span / args.interval),
+        # per sync the exporter ran (a target that synced twice in the window counts twice)
+        requests_per_target_sync=requests / syncs if syncs else float("nan"),
         max_data_age_seconds=max(ages) if ages else float("nan"),
         peak_rss_mb=exporter.rss_peak_mb(),
         threads_at_end=exporter.threads(),
