@@ -22,6 +22,7 @@ Two kinds of session, so that each can be set up for its job:
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 from botocore.exceptions import NoCredentialsError
+from botocore.hooks import HierarchicalEmitter
 from botocore.utils import parse_timestamp
 
 from exporter.client_classes import share_client_classes
@@ -82,7 +84,10 @@ class AwsSessions:
 
     def __init__(self, sts_concurrency: int = 4) -> None:
         self._lock = threading.Lock()
-        base = botocore.session.Session()
+        # botocore's built-in handlers, registered once: registering them costs a new session
+        # about 16 ms of CPU (one session per account), copying them about 2 ms.
+        self._hooks = HierarchicalEmitter()
+        base = botocore.session.Session(event_hooks=self._hooks)
         self._loader = base.get_component("data_loader")
         self._sessions: dict[Identity, botocore.session.Session] = {}
         self._sources: dict[str | None, botocore.session.Session] = {}
@@ -130,7 +135,9 @@ class AwsSessions:
             return len(self._sessions)
 
     def _new_session(self, profile: str | None) -> botocore.session.Session:
-        session = botocore.session.Session(profile=profile)
+        session = botocore.session.Session(
+            profile=profile, event_hooks=copy.copy(self._hooks), include_builtin_handlers=False
+        )
         session.register_component("data_loader", self._loader)
         return session
 
