@@ -22,7 +22,7 @@ from typing import cast
 
 from prometheus_client.utils import floatToGoString
 
-from exporter.families import RenderContext
+from exporter.families import Family, RenderContext
 from exporter.job_families import (
     JOB_FAMILIES,
     JOB_IDENTITY,
@@ -42,6 +42,16 @@ GZIP_LEVEL = 6  # members built once per change: worth compressing well
 SCRAPE_GZIP_LEVEL = 1
 _format_float = cast(Callable[[float], str], floatToGoString)
 _LAYOUT = tuple((family, family.own_labels) for family in JOB_FAMILIES)
+_TIMED = tuple(index for index, family in enumerate(JOB_FAMILIES) if family.varies_with_time)
+
+
+@dataclass(frozen=True)
+class _ActiveJob:
+    """A PENDING or RUNNING job's lines from the last scrape: only its duration moves."""
+
+    job: RestoreJob
+    ident: str
+    texts: tuple[bytes, ...]  # per JOB_FAMILIES entry
 
 
 def escape_label_value(value: str) -> str:
@@ -57,14 +67,30 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
 def render_job(job: RestoreJob, context: RenderContext) -> list[str]:
     """A job's lines, one string per JOB_FAMILIES entry ("" for a family it has no sample in)."""
     ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
-    rendered = []
-    for family, own_labels in _LAYOUT:
-        lines = []
-        for values, value in family.samples(job, context):
-            labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
-            lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
-        rendered.append("".join(lines))
-    return rendered
+    return [_family_lines(family, own, ident, job, context) for family, own in _LAYOUT]
+
+
+def _family_lines(
+    family: Family[RestoreJob],
+    own_labels: Sequence[str],
+    ident: str,
+    job: RestoreJob,
+    context: RenderContext,
+) -> str:
+    lines = []
+    for values, value in family.samples(job, context):
+        labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
+        lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
+    return "".join(lines)
+
+
+def _rendered_again(kept: _ActiveJob, context: RenderContext) -> _ActiveJob:
+    """An active job's lines with only the families that read the clock rendered anew."""
+    texts = list(kept.texts)
+    for index in _TIMED:
+        family, own = _LAYOUT[index]
+        texts[index] = _family_lines(family, own, kept.ident, kept.job, context).encode()
+    return _ActiveJob(kept.job, kept.ident, tuple(texts))
 
 
 def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:
@@ -106,6 +132,10 @@ class _TargetBlocks:
     active: tuple[RestoreJob, ...]
 
 
+def _same(a: Sequence[object], b: Sequence[object]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
 def _bucket_count(finished: int) -> int:
     """A power of two, so that a bucket's jobs change only when the count doubles or halves."""
     count = 1
@@ -122,8 +152,10 @@ class BlockCache:
         self._lock = threading.Lock()
         self._targets: dict[str, _TargetBlocks] = {}
         self._counts: dict[str, tuple[Mapping[str, RestoreJob], GroupCounts]] = {}
+        self._merged: tuple[tuple[object, ...], list[JobGroup]] | None = None
         self.rendered_last = 0  # jobs rendered (not reused) by the last call, for benchmarks
         self.lines = LineCache()  # the sample lines of the exporter's own families
+        self._active_jobs: Mapping[int, _ActiveJob] = {}
 
     def family_segments(
         self, targets: Iterable[tuple[str, Mapping[str, RestoreJob]]], now: float
@@ -139,6 +171,9 @@ class BlockCache:
         # that gzip compresses them as one member, not one per target.
         active: list[list[Segment]] = [[] for _ in JOB_FAMILIES]
         rendered = 0
+        with self._lock:
+            kept = self._active_jobs
+        keep: dict[int, _ActiveJob] = {}
         for name, jobs in targets:
             blocks = old.get(name)
             if blocks is None or blocks.source is not jobs:
@@ -149,7 +184,7 @@ class BlockCache:
                 for index, segment in enumerate(bucket.families):
                     if segment is not None:
                         parts[index].append(segment)
-            rendered += self._active(blocks.active, context, active)
+            rendered += self._active(blocks.active, context, active, kept, keep)
         for family_parts, family_active in zip(parts, active, strict=True):
             family_parts.extend(family_active)
         with self._lock:
@@ -161,6 +196,7 @@ class BlockCache:
             for name in self._targets.keys() - new.keys():
                 del self._targets[name]  # targets gone from the scrape leave the cache with it
             self.rendered_last = rendered
+            self._active_jobs = keep  # by id(), each entry holding its job: no id is reused
         return parts
 
     def job_groups(self, tables: Iterable[tuple[str, Mapping[str, RestoreJob]]]) -> list[JobGroup]:
@@ -181,7 +217,14 @@ class BlockCache:
                     self._counts[name] = entry
             for name in self._counts.keys() - new.keys():
                 del self._counts[name]
-        return groups_of(counts for _, counts in new.values())
+            merged = self._merged
+        entries = tuple(entry for entry in new.values())
+        if merged is not None and _same(merged[0], entries):
+            return merged[1]  # no table changed since the last scrape: nor did the sums
+        groups = groups_of(counts for _, counts in entries)
+        with self._lock:
+            self._merged = (entries, groups)
+        return groups
 
     def prepare(
         self,
@@ -228,14 +271,28 @@ class BlockCache:
             rendered += len(members)
         return _TargetBlocks(jobs, tuple(buckets), active), rendered
 
-    @staticmethod
     def _active(
-        jobs: Sequence[RestoreJob], context: RenderContext, parts: list[list[Segment]]
+        self,
+        jobs: Sequence[RestoreJob],
+        context: RenderContext,
+        parts: list[list[Segment]],
+        kept: Mapping[int, _ActiveJob],
+        keep: dict[int, _ActiveJob],
     ) -> int:
+        """Append active jobs' lines (every one counts as rendered: its duration moved); a job
+        the last scrape rendered re-renders its duration only (1,000 targets have a thousand
+        or more jobs running at any time)."""
         for job in jobs:
-            for index, text in enumerate(render_job(job, context)):
-                if text:
-                    data = text.encode()
+            entry = kept.get(id(job))
+            if entry is not None and entry.job is job:
+                entry = _rendered_again(entry, context)
+            else:
+                ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
+                texts = tuple(text.encode() for text in render_job(job, context))
+                entry = _ActiveJob(job, ident, texts)
+            keep[id(job)] = entry
+            for index, data in enumerate(entry.texts):
+                if data:
                     parts[index].append(plain(data))
         return len(jobs)
 

@@ -62,6 +62,9 @@ class Family(Generic[T]):
     labels: tuple[str, ...]
     samples: Callable[[T, RenderContext], Iterable[Sample]]
     identity: Identity[T] = field(default_factory=Identity)
+    # Whether its samples of an unchanged object read the render's clock (context.now), as a
+    # running job's duration does: the cached renderer re-renders only these on a scrape.
+    varies_with_time: bool = False
 
     def __post_init__(self) -> None:
         if self.labels[: len(self.identity.labels)] != self.identity.labels:

@@ -57,10 +57,15 @@ JOB_IDENTITY: Identity[RestoreJob] = Identity(IDENTITY_LABELS, identity)
 
 
 def _job_family(
-    name: str, help: str, own_labels: tuple[str, ...], samples: JobSamples
+    name: str,
+    help: str,
+    own_labels: tuple[str, ...],
+    samples: JobSamples,
+    varies_with_time: bool = False,
 ) -> Family[RestoreJob]:
     """A per-job family: the identity labels first, then the family's own."""
-    return Family(name, "gauge", help, IDENTITY_LABELS + own_labels, samples, JOB_IDENTITY)
+    labels = IDENTITY_LABELS + own_labels
+    return Family(name, "gauge", help, labels, samples, JOB_IDENTITY, varies_with_time)
 
 
 def _info(job: RestoreJob, _: RenderContext) -> Iterator[Sample]:
@@ -148,6 +153,7 @@ JOB_FAMILIES: tuple[Family[RestoreJob], ...] = (
         "RUNNING jobs.",
         (),
         lambda job, context: present(job.duration_seconds(context.now)),
+        varies_with_time=True,
     ),
     _job_family(
         "aws_backup_restore_job_creation_timestamp_seconds",

@@ -231,3 +231,12 @@ def test_a_large_body_is_sent_in_a_few_large_pieces():
     assert length == 5_000_000
     assert b"".join(pieces) == b"x" * 5_000_000
     assert len(pieces) < 30  # not 50,000 socket writes
+
+
+def test_a_running_job_kept_from_the_last_scrape_reads_as_one_rendered_afresh():
+    running = [_job(RestoreJobId=f"busy-{i}", PercentDone=f"{i}.0%") for i in range(5)]
+    cache = JobTextCache(256)
+    render(cache, running, [], NOW, None)
+    kept, _ = render(cache, running, [], NOW + 90, None)
+    fresh, _ = render(JobTextCache(256), running, [], NOW + 90, None)
+    assert kept == fresh
