@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config as BotocoreConfig
@@ -70,12 +70,15 @@ def make_client(
     stats: ApiStats,
     limiter: RequestLimiter,
     sessions: AwsSessions,
+    give_way: Callable[[], object] | None = None,
 ) -> BackupClient:
     """The target's AWS Backup client: explicit retries and timeouts, every attempt rate-limited
     and counted.
 
     Both hooks sit on botocore's per-attempt events, so retries after throttling count against
     the limiter and show in the request counter exactly as AWS counts them against the quota.
+    ``give_way`` is called before each attempt too: background syncs wait there while a scrape
+    renders (priority.py).
     """
     session = sessions.session(identity_of(target))
     # total_max_attempts counts the first try, as documented; botocore's max_attempts would
@@ -115,6 +118,8 @@ def make_client(
         stats.record(operation, outcome)
 
     def wait_for_allowance(event_name: str, **_: Any) -> None:
+        if give_way is not None:
+            give_way()
         limiter.acquire(event_name.rsplit(".", 1)[-1])
 
     client.meta.events.register("before-send.backup.*", wait_for_allowance)

@@ -82,8 +82,9 @@ class MetricsApp:
             chunks, content_type = render_scrape(view[0], self._cache, accept, names, view[1])
             return Body(chunks, content_type)
 
-        body = self.bodies.run(key, self._view, render)
-        pieces, length, encoding = body.encoded(environ.get("HTTP_ACCEPT_ENCODING"))
+        with self.exporter.scrapes_first.rendering():  # background syncs give way meanwhile
+            body = self.bodies.run(key, self._view, render)
+            pieces, length, encoding = body.encoded(environ.get("HTTP_ACCEPT_ENCODING"))
         return "200 OK", [("Content-Type", body.content_type), *encoding], pieces, length
 
     def _view(self) -> View:

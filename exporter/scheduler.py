@@ -25,6 +25,7 @@ from exporter.blocks import BlockCache
 from exporter.config import Config, TargetConfig
 from exporter.job_summaries import JobSummariesSource
 from exporter.organization import OrganizationApi, OrganizationTargets
+from exporter.priority import ScrapesFirst
 from exporter.protected_resources import ProtectedResourcesSource
 from exporter.ratelimit import RequestLimiter
 from exporter.restore_jobs import RestoreJobsSource
@@ -90,6 +91,8 @@ class Exporter:
         self.blocks = (
             BlockCache(config.metrics.message_max_length) if config.metrics.per_job else None
         )
+        # In background mode, syncs give way while a scrape renders (priority.py).
+        self.scrapes_first = ScrapesFirst()
         self.background: BackgroundSync | None = None
         if config.sync.interval_seconds is not None:
             self.background = BackgroundSync(
@@ -111,9 +114,11 @@ class Exporter:
     def _default_client_factory(self, target: TargetConfig, stats: ApiStats) -> BackupClient:
         # One limiter per target for the process's life, even when its client is rebuilt.
         limiter = self._limiters.setdefault(target.name, make_limiter(self.config.rate_limit))
+        give_way = self.scrapes_first.give_way if self.background is not None else None
         return make_client(
-            target, self.config.aws, self.config.rate_limit, stats, limiter, self._sessions
-        )
+            target, self.config.aws, self.config.rate_limit, stats, limiter, self._sessions,
+            give_way,
+        )  # fmt: skip
 
     def _reconcile(self) -> list[_Target]:
         """Bring the syncs in line with the target source: new targets start, gone ones leave."""
@@ -158,10 +163,13 @@ class Exporter:
             else None,
         )
         if self.background is not None and self.blocks is not None:
-            blocks, clock = self.blocks, self._clock
-            sync.after_sync = lambda snapshot: blocks.prepare(
-                snapshot.target.name, snapshot.jobs, clock(), snapshot.all_jobs
-            )
+            blocks, clock, first = self.blocks, self._clock, self.scrapes_first
+
+            def prepare(snapshot: TargetSnapshot) -> None:
+                first.give_way()
+                blocks.prepare(snapshot.target.name, snapshot.jobs, clock(), snapshot.all_jobs)
+
+            sync.after_sync = prepare
         return _Target(sync, stats)
 
     @property
