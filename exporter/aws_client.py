@@ -73,13 +73,9 @@ def make_client(
     give_way: Callable[[], object] | None = None,
 ) -> BackupClient:
     """The target's AWS Backup client: explicit retries and timeouts, every attempt rate-limited
-    and counted.
-
-    Both hooks sit on botocore's per-attempt events, so retries after throttling count against
-    the limiter and show in the request counter exactly as AWS counts them against the quota.
-    ``give_way`` is called before each attempt too: background syncs wait there while a scrape
-    renders (priority.py).
-    """
+    and counted. Both hooks sit on botocore's per-attempt events, so retries after throttling
+    count against the limiter and show in the request counter exactly as AWS counts them
+    against the quota; ``give_way`` holds each attempt while a scrape renders (priority.py)."""
     session = sessions.session(identity_of(target))
     # total_max_attempts counts the first try, as documented; botocore's max_attempts would
     # count retries only and send one request more than configured.

@@ -271,8 +271,8 @@ class BlockCache:
             rendered += len(members)
         return _TargetBlocks(jobs, tuple(buckets), active), rendered
 
+    @staticmethod
     def _active(
-        self,
         jobs: Sequence[RestoreJob],
         context: RenderContext,
         parts: list[list[Segment]],
@@ -288,7 +288,10 @@ class BlockCache:
                 entry = _rendered_again(entry, context)
             else:
                 ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
-                texts = tuple(text.encode() for text in render_job(job, context))
+                texts = tuple(
+                    _family_lines(family, own, ident, job, context).encode()
+                    for family, own in _LAYOUT
+                )
                 entry = _ActiveJob(job, ident, texts)
             keep[id(job)] = entry
             for index, data in enumerate(entry.texts):
