@@ -17,6 +17,7 @@ from typing import Any
 from exporter import __version__
 from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
 from exporter.http import MetricsApp, make_http_server, parse_listen_address, serve_in_thread
+from exporter.job_summaries_config import RestoreJobSummariesConfig
 from exporter.logs import setup_logging
 from exporter.reload import WebReloader, site_for
 from exporter.scheduler import Exporter
@@ -167,6 +168,9 @@ def demo_config(endpoint: Any) -> Config:
             endpoint_url=endpoint.url,
             restore_job_ids=tuple(endpoint.configured_job_ids(region)),
             discovery=DiscoveryConfig(lookback_seconds=86400.0),
+            # the demo's account is the fake's organisation management account: it may count
+            # every account's jobs, as AWS lets a management account
+            restore_job_summaries=RestoreJobSummariesConfig(enabled=True),
         )
         for region in endpoint.regions
     )

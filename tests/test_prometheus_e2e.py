@@ -418,6 +418,25 @@ def test_per_job_series_hold_the_demo_values(stack, region):
 # ---- the dashboard -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("region", DEMO_REGIONS)
+def test_the_demo_shows_aws_daily_restore_job_counts(stack, region):
+    # the demo's account is the fake's organisation management account, so that
+    # ListRestoreJobSummaries answers it; the last whole day ends at today's UTC midnight
+    target = f"demo-{region}"
+    today = datetime.datetime.now(datetime.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnights = {today.timestamp(), today.timestamp() - 86400}  # the test may straddle one
+
+    def counted() -> None:
+        up = _one(stack, "aws_backup_restore_exporter_source_up",
+                  target=target, source="restore_job_summaries")  # fmt: skip
+        assert up["value"][1] == "1"
+        end = _one(stack, "aws_backup_restore_job_summaries_period_end_timestamp_seconds",
+                   target=target, aggregation_period="ONE_DAY")  # fmt: skip
+        assert float(end["value"][1]) in midnights
+
+    stack.eventually(counted, 30, f"{target}'s daily counts")
+
+
 def test_every_dashboard_expression_returns_data(stack):
     """All of them, with the variables at "All" (.*) and $__rate_interval at 1m: the demo
     has data for every panel, including the recording rules and the rate of API requests."""
