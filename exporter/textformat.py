@@ -100,9 +100,6 @@ class LineCache:
         """Start a new render: what the last one used stays, the rest leaves at the next."""
         self._previous, self._current = self._current, {}
 
-    def __len__(self) -> int:
-        return len(self._current)
-
     def get(self, key: tuple[str, tuple[str, ...], float]) -> str | None:
         line = self._current.get(key)
         if line is None:
