@@ -115,7 +115,6 @@ class ExporterProcess:
         env = offline_environ({**os.environ, **image}, PYTHONPATH=str(ROOT))
         self.started = time.monotonic()
         self.last_compressed = 0
-        self.scrape_timeout = 600.0
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(path),
              "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warn"],

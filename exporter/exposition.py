@@ -152,7 +152,7 @@ def render_tables(
 
     ``tables`` are each target's jobs (no job in two of them). Per-job families only when
     ``cache`` is given; ``names`` restricts the output to those metric names, like
-    prometheus-client's ``name[]``.
+    prometheus-client's ``name[]`` (``declared`` comes chosen: ``scrape_families(..., names)``).
     """
     encoder, content_type = choose_encoder(accept or "")
     wanted = set(names) if names else None
@@ -161,12 +161,6 @@ def render_tables(
             family
             for family in other_families
             if family.name in wanted or any(sample.name in wanted for sample in family.samples)
-        ]
-    if wanted is not None:
-        declared = [
-            (family, objects)
-            for family, objects in declared
-            if family.name in wanted or family.sample_name in wanted
         ]
     openmetrics = content_type.startswith("application/openmetrics-text")
     lines = cache.lines if cache is not None else None

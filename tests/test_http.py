@@ -167,6 +167,10 @@ def test_name_filter(server):
     _, _, body = fetch(server + "/metrics?name[]=aws_backup_restore_exporter_target_up")
     names = {f.name for f in text_string_to_metric_families(body.decode())}
     assert names == {"aws_backup_restore_exporter_target_up"}
+    # a counter by its sample name, as prometheus-client's name[] takes it
+    _, _, body = fetch(server + "/metrics?name[]=aws_backup_restore_exporter_api_requests_total")
+    names = {f.name for f in text_string_to_metric_families(body.decode())}
+    assert names == {"aws_backup_restore_exporter_api_requests"}
 
 
 def test_healthz_landing_and_errors(server):
