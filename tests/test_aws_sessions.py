@@ -120,3 +120,44 @@ def test_no_more_than_sts_concurrency_assume_role_calls_at_once(moto):
     assert proxy.requests == len(accounts)
     assert sorted(keys) == accounts
     assert all(account_of_key(key) == account for account, key in keys.items())
+
+
+def handlers_for(session: Any, event_name: str) -> list[Any]:
+    """The handlers botocore would call for ``event_name`` in ``session``, in order. (The
+    emitter's prefix tree is botocore's private structure: reading it is the only way to ask
+    "what would fire" without firing handlers that change requests.)"""
+    emitter = session.get_component("event_emitter")._emitter
+    return list(emitter._handlers.prefix_search(event_name))
+
+
+def test_a_client_session_keeps_every_built_in_handler_its_services_can_fire():
+    import botocore.handlers
+    import botocore.session
+
+    from exporter.aws_sessions import CLIENT_SERVICES
+
+    full = botocore.session.Session()
+    ours = AwsSessions().session(Identity())
+    kinds = {spec[0].split(".")[0] for spec in botocore.handlers.BUILTIN_HANDLERS}
+    kinds |= {"before-send", "response-received", "needs-retry", "after-call-error"}
+    checked = 0
+    for service in sorted(CLIENT_SERVICES):
+        model = full.get_service_model(service)
+        prefix = model.service_id.hyphenize()
+        for operation in model.operation_names:
+            for kind in sorted(kinds - {"docs"}):
+                for name in (kind, f"{kind}.{prefix}", f"{kind}.{prefix}.{operation}"):
+                    assert handlers_for(ours, name) == handlers_for(full, name), name
+                    checked += 1
+    assert checked > 1000
+    fired = {h for kind in kinds for h in handlers_for(ours, f"{kind}.sts.AssumeRoleWithSAML")}
+    assert botocore.handlers.disable_signing in fired  # a service-specific one is kept
+    # ... and the set is the small one: S3's dozens of handlers are not copied into each client
+    s3 = "before-parameter-build.s3.PutObject"
+    assert len(handlers_for(ours, s3)) < len(handlers_for(full, s3))
+
+
+def test_a_client_session_refuses_a_service_whose_handlers_it_does_not_carry():
+    session = AwsSessions().session(Identity())
+    with pytest.raises(ValueError, match="CLIENT_SERVICES"):
+        session.create_client("s3", region_name="us-east-1")
