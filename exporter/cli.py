@@ -16,6 +16,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, DiscoveryConfig, TargetConfig, load_config
+from exporter.gc_tuning import tune_collector
 from exporter.http import MetricsApp, make_http_server, parse_listen_address, serve_in_thread
 from exporter.job_summaries_config import RestoreJobSummariesConfig
 from exporter.logs import setup_logging
@@ -265,6 +266,7 @@ def _describe_organization(config: Config) -> str:
 def serve(
     config: Config, args: argparse.Namespace, endpoint: Any = None, web: WebConfig | None = None
 ) -> int:
+    tune_collector()
     exporter = Exporter(config, shard=getattr(args, "shard_of", None))
     exporter.start()
     web = web or WebConfig()
