@@ -56,6 +56,9 @@ def test_every_identity_shares_one_client_class_and_signs_as_itself(moto, accoun
     identities = [Identity(), *(role(account, moto) for account in ACCOUNTS)]
     clients = [backup_client(sessions, identity, accounts_backup) for identity in identities]
     assert len({type(client) for client in clients}) == 1
+    # one cache of aliased event names for every client (aws_sessions._SharedAliases); a botocore
+    # that renames its cache would leave each client working out its aliases afresh
+    assert len({id(client.meta.events._alias_name_cache) for client in clients}) == 1
     for client, account in zip(clients, (MANAGEMENT, *ACCOUNTS), strict=True):
         (job,) = client.list_restore_jobs()["RestoreJobs"]
         assert job["RestoreJobId"] == f"job-{account}"  # its own account's, not another's
