@@ -14,13 +14,11 @@ inflated as they are sent.
 
 from __future__ import annotations
 
+import functools
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
-
-from prometheus_client.utils import floatToGoString
 
 from exporter.families import Family, RenderContext
 from exporter.job_families import (
@@ -32,7 +30,7 @@ from exporter.job_families import (
     groups_of,
 )
 from exporter.model import RestoreJob
-from exporter.textformat import LineCache
+from exporter.textformat import LineCache, format_value
 
 BUCKET_JOBS = 128  # finished jobs per bucket, about: what one change costs to re-render
 GZIP_LEVEL = 6  # members built once per change: worth compressing well
@@ -40,7 +38,6 @@ GZIP_LEVEL = 6  # members built once per change: worth compressing well
 # targets) is compressed fast instead: level 1 takes about a third of level 6's time, and the
 # body is still mostly the level-6 members.
 SCRAPE_GZIP_LEVEL = 1
-_format_float = cast(Callable[[float], str], floatToGoString)
 _LAYOUT = tuple((family, family.own_labels) for family in JOB_FAMILIES)
 _TIMED = tuple(index for index, family in enumerate(JOB_FAMILIES) if family.varies_with_time)
 
@@ -64,6 +61,13 @@ def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _one_label(name: str, value: str) -> str:
+    """A sample's one label of its own: a state set's state, mostly; a handful of texts, each
+    written for thousands of jobs."""
+    return f'{name}="{escape_label_value(value)}"'
+
+
 def render_job(job: RestoreJob, context: RenderContext) -> list[str]:
     """A job's lines, one string per JOB_FAMILIES entry ("" for a family it has no sample in)."""
     ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
@@ -79,8 +83,13 @@ def _family_lines(
 ) -> str:
     lines = []
     for values, value in family.samples(job, context):
-        labels = f"{ident},{_label_text(own_labels, values)}" if values else ident
-        lines.append(f"{family.name}{{{labels}}} {_format_float(value)}\n")
+        if not values:
+            labels = ident
+        elif len(values) == 1:
+            labels = f"{ident},{_one_label(own_labels[0], values[0])}"
+        else:
+            labels = f"{ident},{_label_text(own_labels, values)}"
+        lines.append(f"{family.name}{{{labels}}} {format_value(value)}\n")
     return "".join(lines)
 
 

@@ -25,6 +25,17 @@ _format_float = cast(Callable[[float], str], floatToGoString)
 Encoder = Callable[[CollectorRegistry], bytes]
 
 
+def format_value(value: float) -> str:
+    """A sample's value as prometheus-client writes it (Go's float formatting), with the two
+    values of every state-set sample (most of the per-job ones) answered without a call:
+    floatToGoString was a twentieth of an organisation's start-up CPU."""
+    if value == 1.0:
+        return "1.0"
+    if value == 0.0 and math.copysign(1.0, value) > 0:  # -0.0 == 0.0, and is written "-0.0"
+        return "0.0"
+    return _format_float(value)
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -49,9 +60,9 @@ def _family_text(metric: Metric, openmetrics: bool) -> str:
     for sample in metric.samples:
         if sample.labels:
             labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
-            lines.append(f"{sample.name}{{{labels}}} {_format_float(sample.value)}\n")
+            lines.append(f"{sample.name}{{{labels}}} {format_value(sample.value)}\n")
         else:
-            lines.append(f"{sample.name} {_format_float(sample.value)}\n")
+            lines.append(f"{sample.name} {format_value(sample.value)}\n")
     return "".join(lines)
 
 
@@ -154,8 +165,8 @@ def _sample_line(
     sample: str, names: Sequence[str], order: Sequence[int], values: Sequence[str], value: float
 ) -> str:
     if not names:
-        return f"{sample} {_format_float(value)}\n"
+        return f"{sample} {format_value(value)}\n"
     labels = ",".join(
         f'{name}="{_escape(values[index])}"' for name, index in zip(names, order, strict=True)
     )
-    return f"{sample}{{{labels}}} {_format_float(value)}\n"
+    return f"{sample}{{{labels}}} {format_value(value)}\n"

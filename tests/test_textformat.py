@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from exporter.exposition import scrape_families, scrape_metrics
 from exporter.families import Family, RenderContext
-from exporter.textformat import LineCache, declared_text, encode
+from exporter.textformat import LineCache, declared_text, encode, format_value
 from tests.offline_aws import PROMETHEUS_ACCEPT
 from tests.test_exposition_table import CASES
 
@@ -86,3 +87,10 @@ def test_lines_kept_from_the_last_scrape_never_change_what_is_written(rounds):
         for openmetrics in (False, True):
             fresh = declared_text([(family, objects)], context, openmetrics)
             assert declared_text([(family, objects)], context, openmetrics, kept) == fresh
+
+
+@given(st.one_of(st.floats(), st.sampled_from([0, 1, True, False, 0.0, -0.0, 1.0, -1.0])))
+@example(-0.0)
+@example(1e-300)
+def test_a_value_is_written_as_prometheus_client_writes_it(value):
+    assert format_value(value) == floatToGoString(value)
