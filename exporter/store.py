@@ -115,17 +115,22 @@ class Scrape:
         gets a table without the jobs already shown.
         """
         tables: list[tuple[str, Mapping[str, RestoreJob]]] = []
-        earlier: dict[str, list[tuple[str | None, Mapping[str, RestoreJob]]]] = {}
+        # per region: the earlier tables by account (None: an account not known), so that a
+        # target looks only at those it may overlap, not at every earlier one of its region
+        earlier: dict[str, dict[str | None, list[Mapping[str, RestoreJob]]]] = {}
         for snapshot in self.snapshots:
             target = snapshot.target
             account = None if target.discovery.account_id else target.account_id
-            before = earlier.setdefault(target.region, [])
+            before = earlier.setdefault(target.region, {})
             jobs = jobs_of(snapshot)
-            overlapping = [t for a, t in before if a is None or account is None or a == account]
+            if account is None:
+                overlapping = [table for group in before.values() for table in group]
+            else:
+                overlapping = [*before.get(account, ()), *before.get(None, ())]
             if overlapping:
                 seen = {identity(job) for table in overlapping for job in table.values()}
                 jobs = {k: job for k, job in jobs.items() if identity(job) not in seen}
-            before.append((account, jobs))
+            before.setdefault(account, []).append(jobs)
             tables.append((target.name, jobs))
         return tables
 

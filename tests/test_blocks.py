@@ -9,6 +9,7 @@ import gzip
 import zlib
 from types import MappingProxyType
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.blocks import BUCKET_JOBS, BlockCache
@@ -93,6 +94,28 @@ def test_a_job_read_by_two_targets_of_one_account_is_exposed_once():
     segments, _ = render_tables(BlockCache(256), scrape.exposed_tables(), [], NOW, None)
     text = Body(segments, "text/plain").text().decode()
     assert text.count('restore_job_id="shared"') == text.count('restore_job_id="only-b"') > 0
+
+
+@pytest.mark.parametrize(
+    ("accounts", "shown"),
+    [
+        (("111122223333", "111122223333"), 1),  # the same account twice: the job once
+        (("111122223333", "444455556666"), 2),  # two accounts' tables are passed as they are
+        ((None, "444455556666"), 1),  # an unknown account may be either: the job once
+        (("111122223333", None), 1),
+        (("111122223333", "444455556666", None), 2),  # the unknown one overlaps both
+    ],
+)
+def test_a_job_is_left_out_only_of_tables_that_may_hold_it_too(accounts, shown):
+    shared = job("111122223333", "shared")
+    snapshots = tuple(
+        TargetSnapshot(TargetConfig(f"t{n}", "us-east-1", account_id=account), table(shared),
+                       table(shared), True, None, NOW, False, {}, 0)
+        for n, account in enumerate(accounts)
+    )  # fmt: skip
+    tables = Scrape(NOW, snapshots, ()).exposed_tables()
+    assert sum(len(jobs) for _, jobs in tables) == shown
+    assert [name for name, _ in tables] == [f"t{n}" for n in range(len(accounts))]
 
 
 def test_the_aggregate_counts_each_table_once_and_follows_a_changed_one():
