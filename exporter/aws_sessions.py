@@ -213,7 +213,7 @@ class AwsSessions:
         kind: type[botocore.session.Session] = botocore.session.Session,
         hooks: HierarchicalEmitter | None = None,
     ) -> botocore.session.Session:
-        events = copy.copy(hooks or self._hooks)
+        events = copy.copy(self._hooks if hooks is None else hooks)
         session = kind(profile=profile, event_hooks=events, include_builtin_handlers=False)
         session.register_component("data_loader", self._loader)
         # what create_client hands its clients; the session's own events share the handlers
