@@ -7,8 +7,8 @@ young and 14 full collections, each full one scanning every object, 19% of the C
 target up. Almost nothing here is cyclic garbage: botocore's per-request objects and the
 exporter's job tables are freed by reference counting. So:
 
-- ``gc.freeze()`` once the modules, the service models and the configuration are loaded moves
-  those objects out of every later collection;
+- ``gc.freeze()`` once the modules and the configuration are loaded moves those objects out of
+  every later collection;
 - young collections run every 50,000 net allocations, so a full collection comes after a million.
   Cyclic garbage still goes within that many allocations: it is only collected later.
 
