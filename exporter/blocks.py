@@ -30,7 +30,7 @@ from exporter.job_families import (
     groups_of,
 )
 from exporter.model import RestoreJob
-from exporter.textformat import LineCache, format_value
+from exporter.textformat import LineCache, escape_label_value, format_value
 
 BUCKET_JOBS = 128  # finished jobs per bucket, about: what one change costs to re-render
 GZIP_LEVEL = 6  # members built once per change: worth compressing well
@@ -51,10 +51,6 @@ class _ActiveJob:
     texts: tuple[bytes, ...]  # per JOB_FAMILIES entry
 
 
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 def _label_text(names: Sequence[str], values: Sequence[str]) -> str:
     return ",".join(
         f'{name}="{escape_label_value(value)}"' for name, value in zip(names, values, strict=True)
@@ -68,9 +64,14 @@ def _one_label(name: str, value: str) -> str:
     return f'{name}="{escape_label_value(value)}"'
 
 
-def render_job(job: RestoreJob, context: RenderContext) -> list[str]:
+def _ident(job: RestoreJob) -> str:
+    """The job's identity labels, the start of every one of its samples' labels."""
+    return _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
+
+
+def render_job(job: RestoreJob, context: RenderContext, ident: str | None = None) -> list[str]:
     """A job's lines, one string per JOB_FAMILIES entry ("" for a family it has no sample in)."""
-    ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
+    ident = _ident(job) if ident is None else ident
     return [_family_lines(family, own, ident, job, context) for family, own in _LAYOUT]
 
 
@@ -296,11 +297,8 @@ class BlockCache:
             if entry is not None and entry.job is job:
                 entry = _rendered_again(entry, context)
             else:
-                ident = _label_text(JOB_IDENTITY.labels, JOB_IDENTITY.values(job))
-                texts = tuple(
-                    _family_lines(family, own, ident, job, context).encode()
-                    for family, own in _LAYOUT
-                )
+                ident = _ident(job)
+                texts = tuple(text.encode() for text in render_job(job, context, ident))
                 entry = _ActiveJob(job, ident, texts)
             keep[id(job)] = entry
             for index, data in enumerate(entry.texts):

@@ -36,8 +36,17 @@ def format_value(value: float) -> str:
     return _format_float(value)
 
 
-def _escape(value: str) -> str:
+def escape_label_value(value: str) -> str:
+    """A label value (or OpenMetrics HELP text) escaped as both formats escape it."""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _help_line(name: str, kind: str, text: str, openmetrics: bool) -> str:
+    """A family's HELP and TYPE lines: OpenMetrics escapes quotes in HELP, the text format not."""
+    escaped = (
+        escape_label_value(text) if openmetrics else text.replace("\\", "\\\\").replace("\n", "\\n")
+    )
+    return f"# HELP {name} {escaped}\n# TYPE {name} {kind}\n"
 
 
 def _simple(metric: Metric) -> bool:
@@ -49,17 +58,12 @@ def _simple(metric: Metric) -> bool:
 
 
 def _family_text(metric: Metric, openmetrics: bool) -> str:
-    name = metric.name
-    if openmetrics:
-        lines = [f"# HELP {name} {_escape(metric.documentation)}\n# TYPE {name} {metric.type}\n"]
-    else:
-        if metric.type == "counter":
-            name += "_total"
-        help_text = metric.documentation.replace("\\", "\\\\").replace("\n", "\\n")
-        lines = [f"# HELP {name} {help_text}\n# TYPE {name} {metric.type}\n"]
+    name = metric.name if openmetrics or metric.type != "counter" else f"{metric.name}_total"
+    lines = [_help_line(name, metric.type, metric.documentation, openmetrics)]
     for sample in metric.samples:
         if sample.labels:
-            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
+            pairs = sorted(sample.labels.items())
+            labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs)
             lines.append(f"{sample.name}{{{labels}}} {format_value(sample.value)}\n")
         else:
             lines.append(f"{sample.name} {format_value(sample.value)}\n")
@@ -138,12 +142,7 @@ def declared_text(
     parts: list[str] = []
     for family, objects in declared:
         header = family.name if openmetrics else family.sample_name
-        help_text = (
-            _escape(family.help)
-            if openmetrics
-            else family.help.replace("\\", "\\\\").replace("\n", "\\n")
-        )
-        parts.append(f"# HELP {header} {help_text}\n# TYPE {header} {family.kind}\n")
+        parts.append(_help_line(header, family.kind, family.help, openmetrics))
         order = sorted(range(len(family.labels)), key=lambda index: family.labels[index])
         names = [family.labels[index] for index in order]
         sample = family.sample_name
@@ -167,6 +166,7 @@ def _sample_line(
     if not names:
         return f"{sample} {format_value(value)}\n"
     labels = ",".join(
-        f'{name}="{_escape(values[index])}"' for name, index in zip(names, order, strict=True)
+        f'{name}="{escape_label_value(values[index])}"'
+        for name, index in zip(names, order, strict=True)
     )
     return f"{sample}{{{labels}}} {format_value(value)}\n"
