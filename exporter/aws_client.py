@@ -9,7 +9,6 @@ never depends on a stray ``~/.aws/config``.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from exporter.aws_errors import classify_error, classify_error_code
 from exporter.aws_sessions import AwsSessions, Identity
 from exporter.config import AwsClientConfig, RateLimitConfig, TargetConfig
 from exporter.ratelimit import RequestLimiter
+from exporter.response_parser import MALFORMED
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 else:
     BackupClient = Any
 
-__all__ = ["BackupClient"]  # the client's type, for the modules that hold one
+__all__ = ["MALFORMED", "BackupClient"]  # the client's type, for the modules that hold one
 
 LIST_OPERATION = "ListRestoreJobs"
 DESCRIBE_OPERATION = "DescribeRestoreJob"
@@ -119,7 +119,6 @@ def make_client(
         limiter.acquire(event_name.rsplit(".", 1)[-1])
 
     client.meta.events.register("before-send.backup.*", wait_for_allowance)
-    client.meta.events.register("before-parse.backup.*", _mark_malformed_body)
     client.meta.events.register("response-received.backup.*", count_attempt)
     return client
 
@@ -128,29 +127,8 @@ class MalformedResponseError(Exception):
     """A 2xx response whose body was not the JSON AWS sends (truncated, HTML, garbage)."""
 
 
-MALFORMED = "_ExporterMalformedBody"  # flag in a parsed response whose body was not JSON
-
-
-def _mark_malformed_body(
-    response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """botocore's before-parse hook: flag a 2xx body that is not JSON.
-
-    botocore's rest-json parser does not raise on such a body: it returns an empty result as if
-    the call had succeeded, so a truncated ListRestoreJobs page would read as "no jobs" and hide
-    data. The flag rides into the parsed response, where the attempt counter and BackupApi see it.
-    """
-    status = int(response_dict.get("status_code", 0))
-    body = response_dict.get("body") or b""
-    if 200 <= status < 300 and body:
-        try:
-            json.loads(body)
-        except ValueError:
-            customized_response_dict[MALFORMED] = True
-
-
 def check_parsed(response: Mapping[str, Any], operation: str) -> None:
-    """Raise MalformedResponseError for a response flagged by the before-parse hook."""
+    """Raise MalformedResponseError for a response its parser flagged (response_parser.py)."""
     if response.get(MALFORMED):
         raise MalformedResponseError(f"{operation}: the response body is not valid JSON")
 

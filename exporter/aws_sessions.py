@@ -49,6 +49,7 @@ from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import parse_timestamp
 
 from exporter.client_classes import share_client_classes
+from exporter.response_parser import ExporterParserFactory
 
 # The services whose clients a client session makes (aws_client.py, organization.py); a client of
 # any other service would miss that service's built-in handlers, so a client session refuses it.
@@ -162,6 +163,8 @@ class AwsSessions:
         self._client_hooks = HierarchicalEmitter()
         _register_handlers(self._client_hooks, CLIENT_SERVICES)
         self._aliased: dict[str, str] = {}  # event names and their aliases, for every session
+        # one for every client session: the compiled output shapes are shared by all clients
+        self.parsers = ExporterParserFactory(timestamp_parser=epoch_seconds)
         self._sessions: dict[Identity, botocore.session.Session] = {}
         self._sources: dict[str | None, botocore.session.Session] = {}
         self._sts_clients: dict[tuple[str | None, str, str | None], Any] = {}
@@ -187,9 +190,7 @@ class AwsSessions:
         session = self._new_session(identity.profile, _ClientSession, self._client_hooks)
         chain = CredentialResolver([_IdentityProvider(load)])
         session.register_component("credential_provider", chain)
-        session.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=epoch_seconds
-        )
+        session.register_component("response_parser_factory", self.parsers)
         share_client_classes(session)
         with self._lock:
             return self._sessions.setdefault(identity, session)
