@@ -50,6 +50,7 @@ from botocore.utils import parse_timestamp
 
 from exporter.client_classes import share_client_classes
 from exporter.response_parser import ExporterParserFactory
+from exporter.tls_context import share_tls_context
 
 # The services whose clients a client session makes (aws_client.py, organization.py); a client of
 # any other service would miss that service's built-in handlers, so a client session refuses it.
@@ -120,7 +121,8 @@ class _SharedAliases(EventAliaser):
 
 
 class _ClientSession(botocore.session.Session):
-    """A session with the built-in handlers of ``CLIENT_SERVICES`` only."""
+    """A session with the built-in handlers of ``CLIENT_SERVICES`` only, whose clients share
+    one TLS context per CA bundle (tls_context.py)."""
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         if service_name not in CLIENT_SERVICES:
@@ -128,7 +130,9 @@ class _ClientSession(botocore.session.Session):
                 f"the exporter's client sessions carry botocore's handlers for "
                 f"{sorted(CLIENT_SERVICES)} only, not {service_name!r}: add it to CLIENT_SERVICES"
             )
-        return super().create_client(service_name, *args, **kwargs)
+        client = super().create_client(service_name, *args, **kwargs)
+        share_tls_context(client)
+        return client
 
 
 def _register_handlers(hooks: HierarchicalEmitter, services: frozenset[str]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -70,16 +71,29 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], fake: FakeBackup) -> None:
+    def __init__(
+        self, address: tuple[str, int], fake: FakeBackup, tls: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__(address, _Handler)
         self.fake = fake
+        self.tls = tls
+        self.connections_accepted = 0
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
+            self.connections_accepted += 1
         super().process_request(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:  # the handshake in the connection's own thread, not accept()'s
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return  # a client that gave up or did not trust us: nothing to answer
+        super().finish_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
@@ -166,11 +180,14 @@ class FakeBackup:
             time.sleep(remaining)
         return response
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a daemon thread (``port=0``: a free one); returns the endpoint URL."""
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> str:
+        """Serve in a daemon thread (``port=0``: a free one); returns the endpoint URL. With
+        ``tls`` (a server-side context) it serves HTTPS, as AWS does."""
         if self._server is not None:
             raise RuntimeError("FakeBackup.start: already serving")
-        self._server = _Server((host, port), self)
+        self._server = _Server((host, port), self, tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="fake-backup", daemon=True
         )
@@ -193,7 +210,11 @@ class FakeBackup:
         if self._server is None:
             raise RuntimeError("FakeBackup.url: call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self._server.tls else 'http'}://{host!s}:{port}"
+
+    def connections(self) -> int:
+        """TCP connections accepted so far: with TLS, each one is a handshake."""
+        return self._server.connections_accepted if self._server is not None else 0
 
     @contextlib.contextmanager
     def serving(self, port: int = 0) -> Iterator[str]:
