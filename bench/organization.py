@@ -2,17 +2,20 @@
 
 This process hosts moto (Organizations and STS: AssumeRole into every member account) and the
 fake AWS Backup (exporter/demo/fake_backup, with injected latency), which puts each request in the
-account its key was issued for. The exporter runs as its own process, the way users run it
-(``python -m exporter --config.file``, an ``organization:`` section, background sync), so its
-RSS, CPU and threads are its own. Per size it measures:
+account its key was issued for. The fake serves HTTPS, as AWS does, and the exporter verifies it
+against a CA bundle the size of the one botocore uses by default (certifi's, plus the bench's
+own CA): a new connection's TLS costs the exporter CPU and memory that plain HTTP would hide.
+The exporter runs as its own process, the way users run it (``python -m exporter
+--config.file``, an ``organization:`` section, background sync), so its RSS, CPU and threads are
+its own. Per size it measures:
 
 - wall time and the exporter's CPU seconds from start until /metrics shows every target up;
 - peak RSS (VmHWM) and threads at that point, and again at the end;
 - a warm scrape's wall time (median of 5) and its body size (a scrape asks AWS nothing in
   background mode: tests/test_organization.py asserts that, so it is not estimated here);
-- steady state over ``--window`` seconds: the exporter's CPU (cores), AWS Backup requests per
-  target sync (over the syncs its own ``..._syncs_total`` counted), and the oldest target's
-  data age at the end;
+- steady state over ``--window`` seconds: the exporter's CPU (cores), AWS Backup requests and
+  TLS connections per target sync (over the syncs its own ``..._syncs_total`` counted), and the
+  oldest target's data age at the end;
 - per additional target: RSS and CPU to the first answer, between the two largest sizes.
 
 It prints a Markdown table for the README, the targets of the organisation issue with whether
@@ -30,6 +33,7 @@ import math
 import os
 import re
 import shlex
+import ssl
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.httpsession import where as default_ca_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout: find exporter/ and tests/
@@ -51,6 +56,7 @@ from tests.network import free_port, inflate  # noqa: E402
 from tests.offline_aws import PROMETHEUS_ACCEPT, offline_environ  # noqa: E402
 from tests.processes import terminate  # noqa: E402
 from tests.test_container import env_of, stages  # noqa: E402
+from tests.tls_certs import issue, make_ca  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2")
 _UP = re.compile(rb"^aws_backup_restore_exporter_target_up\{[^}]*\} (\S+)$", re.MULTILINE)
@@ -80,6 +86,7 @@ class Figures:
     warm_scrape_seconds: float
     steady_cpu_cores: float
     requests_per_target_sync: float
+    connections_per_target_sync: float
     max_data_age_seconds: float
     peak_rss_mb: float
     threads_at_end: int
@@ -105,14 +112,16 @@ print(seconds)
 class ExporterProcess:
     """``python -m exporter`` on a config file, measured through /proc."""
 
-    def __init__(self, config: dict[str, Any], directory: Path) -> None:
+    def __init__(self, config: dict[str, Any], directory: Path, ca_bundle: Path) -> None:
         path = directory / "config.yaml"
         path.write_text(yaml.safe_dump(config))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/metrics"
         # the container image's environment (its ENV lines: MALLOC_ARENA_MAX among them)
         image = env_of(stages()[-1])
-        env = offline_environ({**os.environ, **image}, PYTHONPATH=str(ROOT))
+        env = offline_environ(
+            {**os.environ, **image}, PYTHONPATH=str(ROOT), AWS_CA_BUNDLE=str(ca_bundle)
+        )
         self.started = time.monotonic()
         self.last_compressed = 0
         self.process = subprocess.Popen(
@@ -208,7 +217,32 @@ def run_size(targets: int, args: argparse.Namespace, moto_url: str) -> Figures:
         store.load(account, region, generate_jobs(args.jobs, seed=seed, account_id=account,
                                                   region=region))  # fmt: skip
     fake = FakeBackup(latency=args.latency, store=store, accounts=account_of_key)
-    fake.start()
+    with tempfile.TemporaryDirectory() as directory:
+        tls, bundle = _tls(Path(directory))
+        fake.start(tls=tls)
+        try:
+            return _run(fake, targets, len(accounts), regions, pairs, args, moto_url, bundle)
+        finally:
+            fake.stop()
+
+
+def _tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """The fake's server context (a certificate for 127.0.0.1 from the bench's CA), and a CA
+    bundle of certifi's CAs and that one, for the exporter."""
+    ca = make_ca("bench AWS Backup CA")
+    server = issue(ca, "127.0.0.1", server=True, ips=("127.0.0.1",))
+    (directory / "server.pem").write_bytes(server.cert_pem() + server.key_pem())
+    bundle = directory / "ca-bundle.pem"
+    bundle.write_bytes(Path(default_ca_bundle()).read_bytes() + ca.cert_pem())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "server.pem")
+    return context, bundle
+
+
+def _run(
+    fake: FakeBackup, targets: int, accounts: int, regions: tuple[str, ...],
+    pairs: list[tuple[str, str]], args: argparse.Namespace, moto_url: str, bundle: Path,
+) -> Figures:  # fmt: skip
     included = sorted({a for a, _ in pairs})
     config = {
         "organization": {
@@ -222,12 +256,11 @@ def run_size(targets: int, args: argparse.Namespace, moto_url: str) -> Figures:
         "sync": {"interval": f"{args.interval:g}s"},
     }
     with tempfile.TemporaryDirectory() as directory:
-        exporter = ExporterProcess(config, Path(directory))
+        exporter = ExporterProcess(config, Path(directory), bundle)
         try:
-            return _observe(exporter, fake, targets, len(accounts), args)
+            return _observe(exporter, fake, targets, accounts, args)
         finally:
             exporter.stop()
-            fake.stop()
 
 
 def _up_count(body: bytes) -> int:
@@ -256,6 +289,7 @@ def _observe(
     rss_first, threads_first = exporter.rss_peak_mb(), exporter.threads()
 
     window_start, cpu_start, requests_start = time.monotonic(), first_cpu, fake.requests()
+    connections_start = fake.connections()
     syncs_start = exporter.restore_job_syncs()
     scrape_times = []
     for _ in range(5):
@@ -266,6 +300,7 @@ def _observe(
     time.sleep(max(0.0, args.window - (time.monotonic() - window_start)))
     span = time.monotonic() - window_start
     requests = fake.requests() - requests_start
+    connections = fake.connections() - connections_start
     cpu = exporter.cpu_seconds() - cpu_start
     syncs = exporter.restore_job_syncs() - syncs_start
     ages = [float(value) for value in _AGE.findall(exporter.health())]
@@ -280,6 +315,7 @@ def _observe(
         steady_cpu_cores=cpu / span,
         # per sync the exporter ran (a target that synced twice in the window counts twice)
         requests_per_target_sync=requests / syncs if syncs else float("nan"),
+        connections_per_target_sync=connections / syncs if syncs else float("nan"),
         max_data_age_seconds=max(ages) if ages else float("nan"),
         peak_rss_mb=exporter.rss_peak_mb(),
         threads_at_end=exporter.threads(),
@@ -305,6 +341,7 @@ def table(results: list[Figures], args: argparse.Namespace) -> str:
         ),
         (f"steady CPU ({args.interval:g} s interval)", lambda f: f"{f.steady_cpu_cores:.3f} cores"),
         ("AWS Backup requests per target per sync", lambda f: f"{f.requests_per_target_sync:.2f}"),
+        ("TLS connections per target per sync", lambda f: f"{f.connections_per_target_sync:.2f}"),
         ("oldest data at the end", lambda f: f"{f.max_data_age_seconds:.0f} s"),
         ("peak RSS at the end", lambda f: f"{f.peak_rss_mb:.0f} MB"),
         ("threads at the end", lambda f: str(f.threads_at_end)),

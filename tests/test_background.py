@@ -295,6 +295,38 @@ def test_idle_connections_are_closed_after_a_background_sync_at_30s_and_more(
     assert up == 1.0  # closing the pool between syncs costs the target nothing
 
 
+@pytest.mark.parametrize(
+    ("background", "rate_limit", "one_connection"),
+    [(True, {}, True), (False, {}, False), (True, {"list_concurrency": 3}, False)],
+    ids=["background", "on-the-scrape", "background-configured-parallel"],
+)
+def test_a_background_sync_runs_its_queries_on_one_connection(
+    exporters, own_backup, background, rate_limit, one_connection
+):
+    """Each new connection to AWS is a TLS handshake: a background sync, which nobody waits for,
+    sends its queries one after another on one connection unless list_concurrency says
+    otherwise; a sync on the scrape path runs its list queries side by side, for the scrape."""
+    own_backup.latency = 0.2  # queries side by side overlap, each on a connection of its own
+    config = {
+        "targets": [{"name": "main", "region": "us-east-1", "endpoint_url": own_backup.url}],
+        "rate_limit": rate_limit,
+    }
+    if background:
+        config["sync"] = {"interval": "60s"}
+    exporter = Exporter(parse_config(config), schedule_clock=Clock(START))
+    exporters.append(exporter)
+    if exporter.background is not None:
+        assert exporter.background.tick() == 1
+        (sync,) = exporter.syncers
+        future = sync.refresh()
+        assert future is not None
+        future.result(timeout=30)
+    else:
+        exporter.scrape()
+    assert own_backup.requests("ListRestoreJobs") == 3  # a first sync's three list queries
+    assert (own_backup.connections() == 1) is one_connection
+
+
 def test_a_long_sync_is_joined_by_later_ticks_not_doubled(exporters, own_backup):
     # what one sync, then a second, costs at the fake, from another exporter of the same target
     clock = Clock(START)

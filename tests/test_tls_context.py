@@ -2,7 +2,7 @@
 context per CA bundle, loaded once (tls_context.py).
 
 The fake AWS Backup serves HTTPS with a certificate from a CA of the test's own; the clients'
-bundle is certifi's (the size botocore verifies against by default) plus that CA, or certifi's
+bundle is the one botocore verifies against by default (certifi's) plus that CA, or that one
 alone, which must not trust it. Every request goes over the wire through botocore's own
 connection pool.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
-import certifi
 import pytest
+from botocore.httpsession import where as default_ca_bundle
 
 import exporter.tls_context as tls_context
 from exporter.aws_sessions import AwsSessions, Identity
@@ -31,8 +31,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pki")
     ca = make_ca("fake AWS Backup CA")
     files = {
-        "trusting.pem": Path(certifi.where()).read_bytes() + ca.cert_pem(),
-        "certifi-only.pem": Path(certifi.where()).read_bytes(),
+        "trusting.pem": Path(default_ca_bundle()).read_bytes() + ca.cert_pem(),
+        "certifi-only.pem": Path(default_ca_bundle()).read_bytes(),
     }
     for name, cert in (
         ("server", issue(ca, "127.0.0.1", server=True, ips=("127.0.0.1",))),
