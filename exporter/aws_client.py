@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 else:
     BackupClient = Any
 
-__all__ = ["MALFORMED", "BackupClient"]  # the client's type, for the modules that hold one
+__all__ = ["BackupClient"]  # the client's type, for the modules that hold one
 
 LIST_OPERATION = "ListRestoreJobs"
 DESCRIBE_OPERATION = "DescribeRestoreJob"

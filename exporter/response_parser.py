@@ -9,7 +9,7 @@ member names, nulls dropped, ``int``/``float``/``ensure_boolean``, the session's
 blob parsers, sparse lists); tests/test_response_parser.py checks them against botocore's own
 parser on generated responses for every operation of the services the exporter calls.
 
-The parser also flags a 2xx body that is not JSON (aws_client.MALFORMED): botocore's parser
+The parser also flags a 2xx body that is not JSON (``MALFORMED``): botocore's parser
 would read it as an empty result, so a truncated ListRestoreJobs page would read as "no jobs"
 and hide data. Flagging it while parsing saves a second ``json.loads`` of every body.
 
