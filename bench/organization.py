@@ -16,7 +16,9 @@ its own. Per size it measures:
 - steady state over ``--window`` seconds: the exporter's CPU (cores), AWS Backup requests and
   TLS connections per target sync (over the syncs its own ``..._syncs_total`` counted), and the
   oldest target's data age at the end;
-- per additional target: RSS and CPU to the first answer, between the two largest sizes.
+- per additional target: RSS and CPU to the first answer, between the two largest sizes;
+- before each size, this machine's speed: the CPU of a reference call (``reference_call``), by
+  which the per-target CPU is also divided, so that runs on a busier or quieter day compare.
 
 It prints a Markdown table for the README, the targets of the organisation issue with whether
 each is met, and the command that reproduces them::
