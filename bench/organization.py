@@ -463,6 +463,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
+    load_before = os.getloadavg()[0]  # the machine's other work (the bench's own adds ~2)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
@@ -478,7 +479,8 @@ def main() -> None:
     print("\n".join(checks(results, args)))
     print()
     print(
-        f"(python {shlex.join(['bench/organization.py', *sys.argv[1:]])}; {os.cpu_count()} cores)"
+        f"(python {shlex.join(['bench/organization.py', *sys.argv[1:]])}; {os.cpu_count()} cores, "
+        f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after)"
     )
 
 
