@@ -463,7 +463,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    load_before = os.getloadavg()[0]  # the machine's other work (the bench's own adds ~2)
+    load_before = os.getloadavg()[0]  # the machine's other work, before the bench adds its own
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
